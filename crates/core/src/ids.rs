@@ -123,9 +123,16 @@ string_id!(
     HumanId, "human id", "-_.:@+"
 );
 string_id!(
-    /// A mandate's id, e.g. `m_01h...`.
+    /// A mandate's id, e.g. `m_0193...`.
     MandateId, "mandate id", "-_"
 );
+
+impl MandateId {
+    /// A mandate id made from 128 bits the caller chose (a UUID), valid by construction.
+    pub fn from_u128(bits: u128) -> Self {
+        Self(format!("m_{bits:032x}"))
+    }
+}
 
 /// A tool as agents see it: `upstream.tool`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,0 +1,32 @@
+//! Mandate's audit log: what happened, on whose authority, in a tamper-evident order.
+//!
+//! Every tool call, grant, hand-off and revocation becomes an [`AuditEvent`].
+//! A store seals each event into a [`StoredEvent`]: its sequence number, the
+//! RFC 8785 canonical JSON of the event with that number inside it, and a hash
+//! chained to the previous entry's. [`verify`] walks a log from entry 1 and
+//! names the first entry that was modified, deleted, reordered or cut off.
+//!
+//! This crate does no I/O; the `mandate-store` crate keeps the log.
+//!
+//! ```
+//! use mandate_audit::{AuditEvent, EventKind, StoredEvent, verify};
+//! use mandate_core::Timestamp;
+//!
+//! let first = AuditEvent::new(EventKind::GatewayStarted, Timestamp::from_millis(1), "node-a".into());
+//! let one = StoredEvent::after(None, &first)?;
+//! let two = StoredEvent::after(Some((one.seq, one.hash)), &first)?;
+//! let head = Some((two.seq, two.hash));
+//! let report = verify([one, two], head)?;
+//! assert_eq!(report.events, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod event;
+mod hash;
+mod verify;
+
+pub use error::AuditError;
+pub use event::{AuditEvent, EventKind};
+pub use hash::{EventHash, StoredEvent, canonical_bytes, chain_hash};
+pub use verify::{TamperError, VerifyReport, verify};

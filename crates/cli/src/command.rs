@@ -1,0 +1,73 @@
+//! The subcommands, one module each, and the dispatch between them.
+//!
+//! Each module holds its clap arguments and a `run` that returns an exit code.
+
+mod agents;
+mod audit;
+mod delegate;
+mod demo;
+mod demo_upstream;
+mod grant;
+mod mandates;
+mod revoke;
+mod serve;
+mod token;
+mod tools;
+
+use crate::context::GlobalArgs;
+use std::process::ExitCode;
+
+/// What `mandate` can do.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run the gateway: MCP over streamable HTTP at `/mcp`.
+    Serve(serve::Args),
+    /// Run a short, self-contained demonstration on the embedded default.
+    Demo(demo::Args),
+    /// Print the tool catalog grouped by blast radius.
+    Tools(tools::Args),
+    /// Register and list agents.
+    #[command(subcommand)]
+    Agents(agents::Command),
+    /// Grant a mandate from a human to an agent, and print its token.
+    Grant(grant::Args),
+    /// Hand a narrower mandate from an existing one to another agent.
+    Delegate(delegate::Args),
+    /// Issue a fresh access token for a mandate.
+    Token(token::Args),
+    /// Revoke a mandate and its whole subtree.
+    Revoke(revoke::Args),
+    /// List mandates and draw delegation trees.
+    #[command(subcommand)]
+    Mandates(mandates::Command),
+    /// Read and verify the audit log.
+    #[command(subcommand)]
+    Audit(audit::Command),
+    /// The demo upstream MCP server (used by `mandate demo` and tests).
+    #[command(hide = true)]
+    DemoUpstream(demo_upstream::Args),
+}
+
+impl Command {
+    /// Commands whose stdout is a protocol or a script's input log less.
+    pub fn is_quiet(&self) -> bool {
+        !matches!(self, Command::Serve(_))
+    }
+}
+
+/// Runs a subcommand.
+pub async fn run(command: Command, global: GlobalArgs) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args, &global).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Tools(args) => tools::run(args, &global).await,
+        Command::Agents(cmd) => agents::run(cmd, &global).await,
+        Command::Grant(args) => grant::run(args, &global).await,
+        Command::Delegate(args) => delegate::run(args, &global).await,
+        Command::Token(args) => token::run(args, &global).await,
+        Command::Revoke(args) => revoke::run(args, &global).await,
+        Command::Mandates(cmd) => mandates::run(cmd, &global).await,
+        Command::Audit(cmd) => audit::run(cmd, &global).await,
+        Command::DemoUpstream(args) => demo_upstream::run(args).await,
+    }
+}

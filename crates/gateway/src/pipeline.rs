@@ -1,0 +1,127 @@
+//! A tool call's path through Mandate, top to bottom, one step per line.
+//!
+//! Each step lives in its own module; this file only composes them in order.
+
+use crate::Gateway;
+use crate::principal::Principal;
+use crate::record::{self, Outcome};
+use crate::rescue::CallError;
+use mandate_core::{CallTarget, Decision, DenyReason};
+use mandate_policy::{Verdict, decide_call};
+use mandate_store::{Spend, SpendRefusal};
+use rmcp::model::{CallToolResult, JsonObject};
+use sha2::{Digest, Sha256};
+use std::time::Instant;
+
+impl Gateway {
+    /// Decides, records, forwards and records again one `tools/call`.
+    // INVARIANT (DESIGN.md 5): an allowed call is durably recorded before it is
+    // forwarded: `forward` needs the `Authorized` that only `decide_call` makes,
+    // and we only reach it after `record_allowed` returned `Recorded`.
+    pub async fn call_tool(
+        &self,
+        principal: &Principal,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<CallToolResult, CallError> {
+        let args_digest = digest_arguments(arguments.as_ref());
+        // 1. Resolve the tool in the catalog (unknown tools are denied, and audited).
+        let catalog = self.catalog.snapshot();
+        let Some(tool) = catalog.get(name) else {
+            let decision = Decision::Deny(vec![DenyReason::UnknownTool { tool: name.to_owned() }]);
+            self.audit_denial(principal, name, None, &args_digest, &decision).await?;
+            return Err(CallError::Refused(decision));
+        };
+        let target = CallTarget { tool: tool.name.clone(), radius: tool.radius };
+        // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
+        let authorized = match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
+            Verdict::Allowed(authorized) => authorized,
+            Verdict::Refused(decision) => {
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision).await?;
+                return Err(CallError::Refused(decision));
+            }
+        };
+        // 3. Write ahead: record the decision and spend the budget at every ancestor, durably.
+        let chain_ids: Vec<_> = principal.chain.mandates().iter().map(|m| m.id.clone()).collect();
+        let allowed = record::decided(self, principal, name, Some(tool), &args_digest, &Decision::Allow);
+        let decided_seq = match self.store.record_allowed(&chain_ids, allowed).await {
+            Ok(Spend::Recorded { seq }) => seq,
+            Ok(Spend::Refused { mandate, cause }) => {
+                // Another call spent the last of a budget, or a revocation landed, since we looked.
+                let decision = Decision::Deny(vec![spend_refusal(&mandate, &cause)]);
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision).await?;
+                return Err(CallError::Refused(decision));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, tool = name, "cannot record a decision; not forwarding");
+                return Err(CallError::NotRecorded);
+            }
+        };
+        // 4. Forward with Mandate's own connection; the agent's token stays here.
+        let started = Instant::now();
+        let forwarded = self.upstreams.call(&authorized, arguments).await;
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // 5. Inspect the result and record the completion.
+        let (outcome, reply) = match forwarded {
+            Ok(result) => {
+                let bytes = serde_json::to_vec(&result).unwrap_or_default();
+                let outcome = Outcome {
+                    latency_us,
+                    result_digest: Some(hex::encode(Sha256::digest(&bytes))),
+                    result_size: u64::try_from(bytes.len()).ok(),
+                    error: result.is_error.unwrap_or(false).then_some("tool reported an error"),
+                };
+                (outcome, Ok(result))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, tool = name, "upstream call failed");
+                let outcome = Outcome { latency_us, result_digest: None, result_size: None, error: Some("upstream failed") };
+                (outcome, Err(CallError::Upstream { upstream: tool.name.upstream().to_owned() }))
+            }
+        };
+        let completion = record::completed(self, principal, tool, decided_seq, outcome);
+        if let Err(e) = self.store.append(completion).await {
+            // The decision is already durable; a lost completion is visible as a decision without one.
+            tracing::error!(error = %e, tool = name, "cannot record a completion");
+        }
+        // 6. Reply to the agent.
+        reply
+    }
+
+    async fn audit_denial(
+        &self,
+        principal: &Principal,
+        name: &str,
+        tool: Option<&crate::catalog::CatalogTool>,
+        args_digest: &str,
+        decision: &Decision,
+    ) -> Result<(), CallError> {
+        let event = record::decided(self, principal, name, tool, args_digest, decision);
+        self.store.append(event).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, "cannot record a denial");
+            CallError::NotRecorded
+        })
+    }
+}
+
+fn spend_refusal(mandate: &mandate_core::MandateId, cause: &SpendRefusal) -> DenyReason {
+    use mandate_core::{Inactive, InactiveCause, Revocation};
+    let cause = match cause {
+        SpendRefusal::BudgetSpent { budget } => InactiveCause::BudgetSpent { budget: *budget },
+        SpendRefusal::Revoked | SpendRefusal::Missing => InactiveCause::Revoked(Revocation {
+            by: "unknown".to_owned(),
+            reason: "revoked while this call was being decided".to_owned(),
+            at: crate::now(),
+        }),
+    };
+    DenyReason::NotInForce(Inactive { mandate: mandate.clone(), is_leaf: false, cause })
+}
+
+/// SHA-256 of the arguments' JSON (keys sorted), recorded instead of the arguments.
+fn digest_arguments(arguments: Option<&JsonObject>) -> String {
+    let bytes = match arguments {
+        Some(args) => serde_json::to_vec(args).unwrap_or_default(),
+        None => b"{}".to_vec(),
+    };
+    hex::encode(Sha256::digest(&bytes))
+}

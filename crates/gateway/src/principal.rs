@@ -1,0 +1,136 @@
+//! Authentication of agents: a bearer token, checked and tied to a live mandate chain.
+//!
+//! Runs as an HTTP layer before MCP parsing, so a bad token never reaches the pipeline.
+
+use crate::Gateway;
+use crate::record;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use mandate_auth::VerifiedToken;
+use mandate_core::{MandateChain, MandateId};
+use std::sync::Arc;
+
+/// An authenticated agent: a verified token and its mandate chain, in force when the request arrived.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The verified token.
+    pub token: Arc<VerifiedToken>,
+    /// The mandate chain, root first.
+    pub chain: Arc<MandateChain>,
+}
+
+impl Principal {
+    /// The governance session: Mandate assigns it (the token's id), never the transport.
+    pub fn session(&self) -> &str {
+        &self.token.claims().jti
+    }
+}
+
+/// Why a request was not authenticated. Each maps to a 401 with a safe description.
+#[derive(Debug)]
+enum Refusal {
+    NoToken,
+    BadToken(&'static str),
+    UnknownMandate,
+    NotInForce(String),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        // RFC 6750 §3: no `error` when the request carried no credentials.
+        let challenge = match &self {
+            Refusal::NoToken => "Bearer realm=\"mandate\"".to_owned(),
+            Refusal::BadToken(reason) => format!(
+                "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"{reason}\""
+            ),
+            Refusal::UnknownMandate => "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"the token's mandate is unknown\"".to_owned(),
+            Refusal::NotInForce(why) => format!(
+                "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"{}\"",
+                why.replace(['"', '\\'], "'")
+            ),
+        };
+        let body = serde_json::json!({
+            "error": "unauthorized",
+            "detail": match &self {
+                Refusal::NoToken => "a bearer token is required".to_owned(),
+                Refusal::BadToken(reason) => (*reason).to_owned(),
+                Refusal::UnknownMandate => "the token's mandate is unknown".to_owned(),
+                Refusal::NotInForce(why) => why.clone(),
+            }
+        });
+        let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// The layer: authenticates, attaches a [`Principal`], and audits what an
+/// authenticated agent sent that the MCP layer then rejected.
+pub async fn authenticate(State(gw): State<Arc<Gateway>>, mut request: Request, next: Next) -> Response {
+    // Owned before any await: a borrowed request would make this future non-`Send`.
+    let token = bearer(&request).map(str::to_owned);
+    let principal = match principal(&gw, token.as_deref()).await {
+        Ok(p) => p,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let method = request.method().clone();
+    request.extensions_mut().insert(principal.clone());
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() {
+        let event = record::rejected(&gw, &principal, &format!("{method} /mcp answered {status}"));
+        if let Err(e) = gw.store.append(event).await {
+            tracing::error!(error = %e, "cannot audit a rejected request");
+        }
+    }
+    response
+}
+
+async fn principal(gw: &Gateway, token: Option<&str>) -> Result<Principal, Refusal> {
+    let token = token.ok_or(Refusal::NoToken)?;
+    let now = crate::now();
+    let verified = gw
+        .tokens
+        .verifier
+        .verify(token, now.as_secs())
+        .map_err(|e| Refusal::BadToken(e.public_reason()))?;
+    let mandate = MandateId::new(verified.claims().mandate.clone()).map_err(|_| Refusal::UnknownMandate)?;
+    let mandates = match gw.store.chain(&mandate).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(Refusal::UnknownMandate),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load a mandate chain");
+            return Err(Refusal::BadToken("the gateway cannot check this token right now"));
+        }
+    };
+    let chain = MandateChain::new(mandates).map_err(|e| {
+        tracing::error!(error = %e, "stored mandate chain is inconsistent");
+        Refusal::UnknownMandate
+    })?;
+    if chain.leaf().agent.as_str() != verified.claims().sub {
+        return Err(Refusal::BadToken("the token's subject does not hold its mandate"));
+    }
+    let principal = Principal {
+        token: Arc::new(verified),
+        chain: Arc::new(chain),
+    };
+    if let Err(inactive) = principal.chain.check_in_force(now) {
+        let why = inactive.to_string();
+        let event = record::refused_token(gw, &principal, &why);
+        if let Err(e) = gw.store.append(event).await {
+            tracing::error!(error = %e, "cannot audit a refused token");
+        }
+        return Err(Refusal::NotInForce(why));
+    }
+    Ok(principal)
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

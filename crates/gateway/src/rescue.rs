@@ -1,0 +1,66 @@
+//! One exhaustive mapping from a call's failure to the JSON-RPC error an agent sees.
+//!
+//! It never echoes internal error text: details go to the log and the audit log.
+
+use mandate_core::Decision;
+use rmcp::ErrorData;
+use serde_json::json;
+
+/// JSON-RPC error code for a call Mandate refused.
+pub const DENIED: i32 = -32003;
+/// JSON-RPC error code for an upstream that failed or is unreachable.
+pub const UPSTREAM_UNAVAILABLE: i32 = -32004;
+/// JSON-RPC error code for a call that must wait for a human's approval.
+pub const NEEDS_APPROVAL: i32 = -32005;
+
+/// Why a tool call did not produce a result.
+#[derive(Debug)]
+pub enum CallError {
+    /// The decision was not `allow`.
+    Refused(Decision),
+    /// The upstream could not be reached or failed.
+    Upstream {
+        /// Its name.
+        upstream: String,
+    },
+    /// The gateway could not record the decision, so it did not forward.
+    NotRecorded,
+    /// The request lacked its authenticated principal (a wiring fault).
+    Unauthenticated,
+}
+
+impl From<CallError> for ErrorData {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Refused(Decision::Deny(reasons)) => {
+                let texts: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                ErrorData::new(
+                    rmcp::model::ErrorCode(DENIED),
+                    format!("denied by Mandate: {}", texts.join("; ")),
+                    Some(json!({ "decision": "deny", "reasons": reasons })),
+                )
+            }
+            CallError::Refused(Decision::NeedsApproval(rules)) => ErrorData::new(
+                rmcp::model::ErrorCode(NEEDS_APPROVAL),
+                format!("this call needs a human's approval: {}", rules.join("; ")),
+                Some(json!({ "decision": "needs_approval", "rules": rules })),
+            ),
+            CallError::Refused(Decision::Allow) => ErrorData::internal_error(
+                "the gateway refused an allowed call; see the gateway log",
+                None,
+            ),
+            CallError::Upstream { upstream } => ErrorData::new(
+                rmcp::model::ErrorCode(UPSTREAM_UNAVAILABLE),
+                format!("upstream `{upstream}` is unavailable; try again later"),
+                None,
+            ),
+            CallError::NotRecorded => ErrorData::internal_error(
+                "the gateway could not record this call, so it was not forwarded",
+                None,
+            ),
+            CallError::Unauthenticated => {
+                ErrorData::invalid_request("this request is not authenticated", None)
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `mandate serve`: the HTTP server, its layers in order, and the catalog's upkeep.
+//!
+//! Layers, outermost first: body limit → authentication → MCP (rmcp streamable HTTP).
+
+use crate::front::Front;
+use crate::principal;
+use crate::{Gateway, GatewayError};
+use axum::Router;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Builds the router: `/mcp` behind authentication.
+pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_max_request_body_bytes(gw.config.max_body_bytes);
+    config.cancellation_token = shutdown;
+    config.allowed_hosts = allowed_hosts(&gw);
+    let front_gw = Arc::clone(&gw);
+    let mcp = StreamableHttpService::new(
+        move || Ok(Front::new(Arc::clone(&front_gw))),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gw),
+            principal::authenticate,
+        ))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+}
+
+/// Hosts the MCP endpoint answers to: loopback plus the public URL's host
+/// (rmcp refuses others, which defends local gateways against DNS rebinding).
+fn allowed_hosts(gw: &Gateway) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let public = &gw.config.public_url;
+    if let Some(rest) = public.split("://").nth(1) {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        hosts.push(authority.to_owned());
+        if let Some((host, _port)) = authority.rsplit_once(':') {
+            hosts.push(host.to_owned());
+        }
+    }
+    hosts.push(gw.config.listen.ip().to_string());
+    hosts
+}
+
+/// Serves until `shutdown` is cancelled. The catalog is built first; upstreams
+/// that fail are retried in the background and their tools appear when they answer.
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<String>,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let failures = gw.refresh_catalog().await;
+    for failure in &failures {
+        tracing::warn!(error = %failure, "upstream not available yet; retrying in the background");
+    }
+    tracing::info!(tools = gw.catalog.snapshot().len(), "catalog ready");
+    let upkeep_gw = Arc::clone(&gw);
+    let upkeep_stop = shutdown.clone();
+    let mut missing = !failures.is_empty();
+    tokio::spawn(async move {
+        let mut retry = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                () = upkeep_stop.cancelled() => break,
+                Some(upstream) = changes.recv() => {
+                    tracing::info!(%upstream, "refreshing the catalog");
+                    missing = !upkeep_gw.refresh_catalog().await.is_empty();
+                }
+                _ = retry.tick(), if missing => {
+                    missing = !upkeep_gw.refresh_catalog().await.is_empty();
+                }
+            }
+        }
+    });
+    let app = router(Arc::clone(&gw), shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|source| GatewayError::Listen {
+            addr: gw.config.listen.to_string(),
+            source,
+        })
+}

@@ -1,0 +1,115 @@
+//! Mandate's store: agents, mandates and the audit log, kept together so they never disagree.
+//!
+//! [`Store`] is the contract every backend meets: each mutation appends its
+//! audit event in the same transaction as the change it records, and
+//! [`Store::record_allowed`] spends a call against every mandate of a chain and
+//! durably records the decision in one step, before the call is forwarded.
+//! [`SqliteStore`] is the embedded default (SQLite in WAL mode, safe to open
+//! from several processes at once); PostgreSQL comes later behind the same trait.
+
+mod error;
+mod sqlite;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use mandate_audit::{AuditEvent, EventHash, StoredEvent};
+use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation};
+
+/// The outcome of [`Store::record_allowed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spend {
+    /// Every mandate of the chain spent one call and the event was appended at `seq`.
+    Recorded {
+        /// The event's sequence number.
+        seq: u64,
+    },
+    /// Nothing was spent and nothing appended, because this mandate could not spend.
+    Refused {
+        /// The first mandate of the chain (root first) that could not spend.
+        mandate: MandateId,
+        /// Why.
+        cause: SpendRefusal,
+    },
+}
+
+/// Why a mandate could not spend a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpendRefusal {
+    /// Its budget is used up.
+    BudgetSpent {
+        /// The budget.
+        budget: u64,
+    },
+    /// It was revoked.
+    Revoked,
+    /// It is not in the store.
+    Missing,
+}
+
+/// The outcome of [`Store::revoke`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeOutcome {
+    /// The revocation event's sequence number.
+    pub seq: u64,
+    /// Every mandate below the revoked one, parents before children: dead too,
+    /// because a mandate is valid only while its whole chain is.
+    pub descendants: Vec<MandateId>,
+}
+
+/// Where agents, mandates and the audit log live.
+///
+/// Every mutation appends its `event` in the same transaction as the change,
+/// so state and log never disagree: the returned `u64` is the event's seq.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Registers an agent ([`StoreError::Conflict`] if its id is taken).
+    async fn add_agent(&self, agent: &Agent, event: AuditEvent) -> Result<u64, StoreError>;
+
+    /// One agent.
+    async fn agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError>;
+
+    /// Every agent, in registration order.
+    async fn agents(&self) -> Result<Vec<Agent>, StoreError>;
+
+    /// Records a mandate ([`StoreError::Conflict`] on a taken id,
+    /// [`StoreError::UnknownParent`] if its parent is not recorded).
+    async fn insert_mandate(&self, mandate: &Mandate, event: AuditEvent) -> Result<u64, StoreError>;
+
+    /// One mandate.
+    async fn mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError>;
+
+    /// The mandate and all its ancestors, root first (`None` if it is unknown).
+    async fn chain(&self, id: &MandateId) -> Result<Option<Vec<Mandate>>, StoreError>;
+
+    /// The mandate and all its descendants, parents before children (empty if unknown).
+    async fn subtree(&self, id: &MandateId) -> Result<Vec<Mandate>, StoreError>;
+
+    /// Every mandate, in the order recorded (parents before children).
+    async fn mandates(&self) -> Result<Vec<Mandate>, StoreError>;
+
+    /// Revokes one mandate ([`StoreError::AlreadyRevoked`], [`StoreError::NotFound`]).
+    async fn revoke(
+        &self,
+        id: &MandateId,
+        revocation: Revocation,
+        event: AuditEvent,
+    ) -> Result<RevokeOutcome, StoreError>;
+
+    /// The write-ahead record of an allowed call: in one transaction, spends one
+    /// call of every mandate in `chain` (each must be active and within budget)
+    /// and appends `event`. If any mandate cannot spend, nothing changes and the
+    /// event is not appended. Durable when it returns.
+    async fn record_allowed(&self, chain: &[MandateId], event: AuditEvent) -> Result<Spend, StoreError>;
+
+    /// Appends an event that changes no state.
+    async fn append(&self, event: AuditEvent) -> Result<u64, StoreError>;
+
+    /// Up to `limit` entries with seq above `after_seq`, ascending.
+    async fn events(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The recorded head of the log (last seq and hash), kept apart from the
+    /// entries so that cutting entries off the end is detected.
+    async fn audit_head(&self) -> Result<Option<(u64, EventHash)>, StoreError>;
+}

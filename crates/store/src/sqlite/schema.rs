@@ -1,0 +1,99 @@
+//! Connection settings and schema migrations, numbered by `PRAGMA user_version`.
+
+use crate::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a writer waits for another (process's) writer before [`StoreError::Busy`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = "
+CREATE TABLE agents (
+    id            TEXT PRIMARY KEY NOT NULL,
+    name          TEXT NOT NULL,
+    owners        TEXT NOT NULL,             -- JSON array of {role, human}
+    registered_at INTEGER NOT NULL           -- unix millis
+);
+
+CREATE TABLE mandates (
+    id              TEXT PRIMARY KEY NOT NULL,
+    parent          TEXT REFERENCES mandates (id),  -- NULL: granted by a human
+    granted_by      TEXT NOT NULL,           -- the human (root) or who handed it on
+    root_human      TEXT NOT NULL,
+    agent           TEXT NOT NULL,
+    tools           TEXT NOT NULL,           -- JSON array of tool patterns
+    ceiling         TEXT NOT NULL CHECK (ceiling IN ('read', 'write', 'orchestrate')),
+    issued_at       INTEGER NOT NULL,        -- unix millis
+    expires_at      INTEGER NOT NULL,        -- unix millis
+    purpose         TEXT NOT NULL,
+    budget          INTEGER CHECK (budget >= 0),    -- NULL: unlimited
+    uses            INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0),
+    depth           INTEGER NOT NULL CHECK (depth >= 0),
+    depth_remaining INTEGER NOT NULL CHECK (depth_remaining >= 0),
+    status          TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    revoked_by      TEXT,
+    revoked_reason  TEXT,
+    revoked_at      INTEGER,
+    CHECK ((status = 'revoked') = (revoked_at IS NOT NULL))
+);
+CREATE INDEX mandates_parent ON mandates (parent);
+CREATE INDEX mandates_agent ON mandates (agent);
+CREATE INDEX mandates_root_human ON mandates (root_human);
+CREATE INDEX mandates_status_expiry ON mandates (status, expires_at);
+
+CREATE TABLE audit_events (
+    seq       INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL,
+    canonical TEXT NOT NULL                  -- RFC 8785 JSON, seq inside
+);
+
+-- The last entry's seq and hash, written with every append: a log whose
+-- entries end before it has been cut. seq 0 is the empty log.
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    seq  INTEGER NOT NULL CHECK (seq >= 0),
+    hash BLOB NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32));
+";
+
+/// Opens a connection with the settings every connection needs.
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Io(format!(
+            "cannot put `{}` in WAL mode (it stays in `{mode}` mode)",
+            path.display()
+        )));
+    }
+    // INVARIANT (DESIGN.md 5): FULL syncs the WAL at every commit, so a
+    // committed write-ahead record survives a crash or power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+/// Brings the schema up to date, inside one write transaction so that two
+/// processes opening a new file at once migrate it once.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let supported = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > supported {
+        return Err(StoreError::NewerSchema { found, supported });
+    }
+    for (from, sql) in (found..).zip(MIGRATIONS.iter().skip(found as usize)) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", from + 1)?;
+        tracing::info!(from, to = from + 1, "migrated store schema");
+    }
+    tx.commit()?;
+    Ok(())
+}
