@@ -86,7 +86,9 @@ impl fmt::Debug for EventHash {
 pub fn canonical_bytes(seq: u64, event: &AuditEvent) -> Result<Vec<u8>, AuditError> {
     let mut value = serde_json::to_value(event).map_err(|e| AuditError::Encode(e.to_string()))?;
     let serde_json::Value::Object(fields) = &mut value else {
-        return Err(AuditError::Encode("an event must be a json object".to_owned()));
+        return Err(AuditError::Encode(
+            "an event must be a json object".to_owned(),
+        ));
     };
     if fields.insert(SEQ_KEY.to_owned(), seq.into()).is_some() {
         return Err(AuditError::Encode(format!(
@@ -146,8 +148,8 @@ impl StoredEvent {
 
     /// Parses the event back out of the canonical bytes.
     pub fn event(&self) -> Result<AuditEvent, AuditError> {
-        let mut value: serde_json::Value =
-            serde_json::from_slice(&self.canonical).map_err(|e| AuditError::Decode(e.to_string()))?;
+        let mut value: serde_json::Value = serde_json::from_slice(&self.canonical)
+            .map_err(|e| AuditError::Decode(e.to_string()))?;
         if let serde_json::Value::Object(fields) = &mut value {
             fields.remove(SEQ_KEY);
         }

@@ -42,7 +42,9 @@ pub enum TamperError {
         seq: u64,
     },
     /// The log ends before its recorded head.
-    #[error("audit log was truncated: its recorded head is entry {head_seq} but it ends at entry {last_seq}")]
+    #[error(
+        "audit log was truncated: its recorded head is entry {head_seq} but it ends at entry {last_seq}"
+    )]
     Truncated {
         /// The recorded head's seq.
         head_seq: u64,
@@ -151,7 +153,11 @@ mod tests {
     fn log(n: u64) -> Vec<StoredEvent> {
         let mut out: Vec<StoredEvent> = Vec::new();
         for i in 0..n {
-            let mut e = AuditEvent::new(EventKind::Decided, Timestamp::from_millis(i as i64), "n".into());
+            let mut e = AuditEvent::new(
+                EventKind::Decided,
+                Timestamp::from_millis(i as i64),
+                "n".into(),
+            );
             e.tool = Some(format!("crm.tool_{i}"));
             let head = out.last().map(|s| (s.seq, s.hash));
             out.push(StoredEvent::after(head, &e).unwrap());
@@ -168,7 +174,13 @@ mod tests {
         let l = log(5);
         let h = head(&l);
         assert_eq!(verify(l, h).unwrap(), VerifyReport { events: 5, head: h });
-        assert_eq!(verify(Vec::new(), None).unwrap(), VerifyReport { events: 0, head: None });
+        assert_eq!(
+            verify(Vec::new(), None).unwrap(),
+            VerifyReport {
+                events: 0,
+                head: None
+            }
+        );
     }
 
     #[test]
@@ -196,7 +208,13 @@ mod tests {
         let mut l = log(5);
         let h = head(&l);
         l.remove(1);
-        assert_eq!(verify(l, h), Err(TamperError::Missing { expected: 2, found: 3 }));
+        assert_eq!(
+            verify(l, h),
+            Err(TamperError::Missing {
+                expected: 2,
+                found: 3
+            })
+        );
     }
 
     #[test]
@@ -216,7 +234,13 @@ mod tests {
         l.truncate(3);
         assert!(verify(l.clone(), None).is_ok());
         let err = verify(l, h).unwrap_err();
-        assert_eq!(err, TamperError::Truncated { head_seq: 5, last_seq: 3 });
+        assert_eq!(
+            err,
+            TamperError::Truncated {
+                head_seq: 5,
+                last_seq: 3
+            }
+        );
         assert_eq!(err.seq(), 4);
         assert_eq!(
             err.to_string(),
@@ -239,7 +263,10 @@ mod tests {
         );
         assert_eq!(
             verify(l, head(&other[..3])),
-            Err(TamperError::BeyondHead { head_seq: 3, seq: 4 })
+            Err(TamperError::BeyondHead {
+                head_seq: 3,
+                seq: 4
+            })
         );
     }
 }

@@ -1,5 +1,10 @@
 //! Property tests of DESIGN.md invariant 6: any single tampering is detected
 //! and names the first bad entry; an untouched log verifies.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use mandate_audit::{AuditEvent, EventHash, EventKind, StoredEvent, TamperError, verify};
 use mandate_core::{Timestamp, ToolClass};
@@ -9,7 +14,11 @@ use proptest::sample::Index;
 fn event() -> impl Strategy<Value = AuditEvent> {
     (
         0i64..2_000_000_000_000,
-        prop_oneof![Just(EventKind::Decided), Just(EventKind::Completed), Just(EventKind::MandateRevoked)],
+        prop_oneof![
+            Just(EventKind::Decided),
+            Just(EventKind::Completed),
+            Just(EventKind::MandateRevoked)
+        ],
         proptest::option::of("[a-z]{1,8}\\.[a-z_]{1,12}"),
         proptest::option::of(prop_oneof![Just(ToolClass::Read), Just(ToolClass::Write)]),
         proptest::collection::vec("[ -~]{0,20}", 0..3),
@@ -48,7 +57,8 @@ enum Tamper {
 
 fn tamper() -> impl Strategy<Value = Tamper> {
     prop_oneof![
-        (any::<Index>(), any::<Index>(), 1u8..=255).prop_map(|(entry, byte, mask)| Tamper::FlipByte { entry, byte, mask }),
+        (any::<Index>(), any::<Index>(), 1u8..=255)
+            .prop_map(|(entry, byte, mask)| Tamper::FlipByte { entry, byte, mask }),
         any::<Index>().prop_map(|entry| Tamper::Delete { entry }),
         (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Tamper::Swap { a, b }),
         any::<Index>().prop_map(|keep| Tamper::Truncate { keep }),
@@ -72,9 +82,15 @@ fn apply(log: &mut Vec<StoredEvent>, t: &Tamper) -> Option<TamperError> {
             let i = entry.index(n);
             log.remove(i);
             Some(if i + 1 == n {
-                TamperError::Truncated { head_seq: n as u64, last_seq: i as u64 }
+                TamperError::Truncated {
+                    head_seq: n as u64,
+                    last_seq: i as u64,
+                }
             } else {
-                TamperError::Missing { expected: i as u64 + 1, found: i as u64 + 2 }
+                TamperError::Missing {
+                    expected: i as u64 + 1,
+                    found: i as u64 + 2,
+                }
             })
         }
         Tamper::Swap { a, b } => {
@@ -85,13 +101,19 @@ fn apply(log: &mut Vec<StoredEvent>, t: &Tamper) -> Option<TamperError> {
             let (lo, hi) = (a.min(b), a.max(b));
             let (x, y) = (log[lo].clone(), log[hi].clone());
             log[lo] = StoredEvent { seq: x.seq, ..y };
-            log[hi] = StoredEvent { seq: log[hi].seq, ..x };
+            log[hi] = StoredEvent {
+                seq: log[hi].seq,
+                ..x
+            };
             Some(TamperError::Reordered { seq: lo as u64 + 1 })
         }
         Tamper::Truncate { keep } => {
             let keep = keep.index(n);
             log.truncate(keep);
-            Some(TamperError::Truncated { head_seq: n as u64, last_seq: keep as u64 })
+            Some(TamperError::Truncated {
+                head_seq: n as u64,
+                last_seq: keep as u64,
+            })
         }
     }
 }

@@ -161,14 +161,18 @@ mod tests {
 
     #[test]
     fn templates_are_refused() {
-        let err = compile_one(r#"permit (principal == ?principal, action, resource);"#).unwrap_err();
+        let err =
+            compile_one(r#"permit (principal == ?principal, action, resource);"#).unwrap_err();
         assert!(matches!(err, PolicyError::Template { .. }), "{err}");
     }
 
     #[test]
     fn empty_id_is_refused() {
         let err = compile_one(r#"@id("") permit (principal, action, resource);"#).unwrap_err();
-        assert!(matches!(err, PolicyError::EmptyId { index: 0, .. }), "{err}");
+        assert!(
+            matches!(err, PolicyError::EmptyId { index: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub fn decide_call(
             policies,
         }),
         (Ok(()), PolicyVerdict::Forbid { policies }) => {
-            Verdict::Refused(Decision::Deny(vec![DenyReason::ForbiddenByPolicy { policies }]))
+            Verdict::Refused(Decision::Deny(vec![DenyReason::ForbiddenByPolicy {
+                policies,
+            }]))
         }
         (Err(mut reasons), PolicyVerdict::Forbid { policies }) => {
             reasons.push(DenyReason::ForbiddenByPolicy { policies });
@@ -110,7 +112,9 @@ pub fn decide_delegation(
     match policy.evaluate_delegation(chain, worker) {
         PolicyVerdict::Permit { .. } => Ok(()),
         PolicyVerdict::Forbid { policies } => {
-            Err(Decision::Deny(vec![DenyReason::ForbiddenByPolicy { policies }]))
+            Err(Decision::Deny(vec![DenyReason::ForbiddenByPolicy {
+                policies,
+            }]))
         }
     }
 }

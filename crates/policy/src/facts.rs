@@ -79,11 +79,12 @@ impl Vocabulary {
                 RestrictedExpression::new_bool(radius.open_world),
             ),
         ]);
-        let tool_entity = Entity::new(tool.clone(), attrs, HashSet::new()).map_err(|e| fail(e.to_string()))?;
+        let tool_entity =
+            Entity::new(tool.clone(), attrs, HashSet::new()).map_err(|e| fail(e.to_string()))?;
         let (human, human_entity) = self.root_human(groups, facts.chain);
         let context = self
             .context(facts.chain, human, facts.approved)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(fail)?;
         let principal = uid(&self.agent, facts.chain.leaf().agent.as_str());
         let request = Request::new(principal, self.call_tool.clone(), tool, context, schema)
             .map_err(|e| fail(e.to_string()))?;
@@ -105,12 +106,13 @@ impl Vocabulary {
             message,
         };
         let (human, human_entity) = self.root_human(groups, chain);
-        let context = self.context(chain, human, false).map_err(|e| fail(e.to_string()))?;
+        let context = self.context(chain, human, false).map_err(fail)?;
         let principal = uid(&self.agent, chain.leaf().agent.as_str());
         let resource = uid(&self.agent, worker.as_str());
         let request = Request::new(principal, self.delegate.clone(), resource, context, schema)
             .map_err(|e| fail(e.to_string()))?;
-        let entities = Entities::from_entities([human_entity], schema).map_err(|e| fail(e.to_string()))?;
+        let entities =
+            Entities::from_entities([human_entity], schema).map_err(|e| fail(e.to_string()))?;
         Ok(Query { request, entities })
     }
 
@@ -128,7 +130,7 @@ impl Vocabulary {
         chain: &MandateChain,
         human: EntityUid,
         approved: bool,
-    ) -> Result<Context, cedar_policy::ContextCreationError> {
+    ) -> Result<Context, String> {
         let leaf = chain.leaf();
         let (depth, depth_remaining) = depth(chain);
         let agents = chain
@@ -136,14 +138,20 @@ impl Vocabulary {
             .iter()
             .map(|m| RestrictedExpression::new_entity_uid(uid(&self.agent, m.agent.as_str())));
         Context::from_pairs([
-            ("root_human".to_owned(), RestrictedExpression::new_entity_uid(human)),
+            (
+                "root_human".to_owned(),
+                RestrictedExpression::new_entity_uid(human),
+            ),
             ("chain".to_owned(), RestrictedExpression::new_set(agents)),
             ("depth".to_owned(), RestrictedExpression::new_long(depth)),
             (
                 "depth_remaining".to_owned(),
                 RestrictedExpression::new_long(depth_remaining),
             ),
-            ("approved".to_owned(), RestrictedExpression::new_bool(approved)),
+            (
+                "approved".to_owned(),
+                RestrictedExpression::new_bool(approved),
+            ),
             (
                 "purpose".to_owned(),
                 RestrictedExpression::new_string(leaf.purpose.clone()),
@@ -153,6 +161,7 @@ impl Vocabulary {
                 RestrictedExpression::new_string(leaf.id.as_str().to_owned()),
             ),
         ])
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -23,15 +23,21 @@ impl Groups {
             file: source.origin.clone(),
             message,
         };
-        let raw: HashMap<String, Vec<String>> = serde_json::from_str(&source.text)
-            .map_err(|e| invalid(format!("expected an object of human ids to lists of group names: {e}")))?;
+        let raw: HashMap<String, Vec<String>> =
+            serde_json::from_str(&source.text).map_err(|e| {
+                invalid(format!(
+                    "expected an object of human ids to lists of group names: {e}"
+                ))
+            })?;
         let mut members = HashMap::with_capacity(raw.len());
         for (human, groups) in raw {
             let human = HumanId::new(human).map_err(|e| invalid(e.to_string()))?;
             let mut parents = HashSet::with_capacity(groups.len());
             for group in groups {
                 if group.trim().is_empty() {
-                    return Err(invalid(format!("human `{human}` lists an empty group name")));
+                    return Err(invalid(format!(
+                        "human `{human}` lists an empty group name"
+                    )));
                 }
                 parents.insert(EntityUid::from_type_name_and_id(
                     vocabulary.group.clone(),
@@ -69,7 +75,12 @@ mod tests {
 
     #[test]
     fn malformed_group_maps_are_refused_with_the_file_name() {
-        for bad in [r#"["sre"]"#, r#"{"alice@corp": "sre"}"#, r#"{"bad human": []}"#, r#"{"a@b": [" "]}"#] {
+        for bad in [
+            r#"["sre"]"#,
+            r#"{"alice@corp": "sre"}"#,
+            r#"{"bad human": []}"#,
+            r#"{"a@b": [" "]}"#,
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(err.to_string().contains("`groups.json`"), "{err}");
         }

@@ -3,12 +3,12 @@
 //! Evaluation fails closed: an error in any policy, or no policy permitting,
 //! is a [`PolicyVerdict::Forbid`] naming the policies responsible.
 
+use crate::PolicyError;
 use crate::compile::compile;
 use crate::facts::{CallFacts, Query};
 use crate::groups::Groups;
 use crate::schema::Vocabulary;
 use crate::source::{self, Source};
-use crate::PolicyError;
 use cedar_policy::{AuthorizationError, Authorizer, PolicySet, Response};
 use mandate_core::{AgentId, MandateChain};
 use std::fmt;
@@ -135,9 +135,9 @@ impl OrgPolicy {
                 };
             }
         };
-        let response = self
-            .authorizer
-            .is_authorized(&query.request, &self.policies, &query.entities);
+        let response =
+            self.authorizer
+                .is_authorized(&query.request, &self.policies, &query.entities);
         let verdict = verdict(&response);
         tracing::debug!(action, ?verdict, "organisation policy");
         verdict

@@ -75,7 +75,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a mandate ([`StoreError::Conflict`] on a taken id,
     /// [`StoreError::UnknownParent`] if its parent is not recorded).
-    async fn insert_mandate(&self, mandate: &Mandate, event: AuditEvent) -> Result<u64, StoreError>;
+    async fn insert_mandate(&self, mandate: &Mandate, event: AuditEvent)
+    -> Result<u64, StoreError>;
 
     /// One mandate.
     async fn mandate(&self, id: &MandateId) -> Result<Option<Mandate>, StoreError>;
@@ -101,7 +102,11 @@ pub trait Store: Send + Sync + 'static {
     /// call of every mandate in `chain` (each must be active and within budget)
     /// and appends `event`. If any mandate cannot spend, nothing changes and the
     /// event is not appended. Durable when it returns.
-    async fn record_allowed(&self, chain: &[MandateId], event: AuditEvent) -> Result<Spend, StoreError>;
+    async fn record_allowed(
+        &self,
+        chain: &[MandateId],
+        event: AuditEvent,
+    ) -> Result<Spend, StoreError>;
 
     /// Appends an event that changes no state.
     async fn append(&self, event: AuditEvent) -> Result<u64, StoreError>;

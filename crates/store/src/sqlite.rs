@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
 use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The SQLite store. Cheap to clone: clones share the connections.
@@ -26,8 +27,17 @@ pub struct SqliteStore {
 }
 
 struct Connections {
+    path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqliteStore {
@@ -45,10 +55,16 @@ impl SqliteStore {
         tracing::info!(path = %path.display(), "opened sqlite store");
         Ok(SqliteStore {
             inner: Arc::new(Connections {
+                path: path.to_owned(),
                 writer: Mutex::new(writer),
                 reader: Mutex::new(reader),
             }),
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the blocking pool. `f`
@@ -118,7 +134,11 @@ impl Store for SqliteStore {
         self.read(agents::all).await
     }
 
-    async fn insert_mandate(&self, mandate: &Mandate, event: AuditEvent) -> Result<u64, StoreError> {
+    async fn insert_mandate(
+        &self,
+        mandate: &Mandate,
+        event: AuditEvent,
+    ) -> Result<u64, StoreError> {
         let mandate = mandate.clone();
         self.write(move |tx| {
             mandates::insert(&tx, &mandate)?;
@@ -169,7 +189,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_allowed(&self, chain: &[MandateId], event: AuditEvent) -> Result<Spend, StoreError> {
+    async fn record_allowed(
+        &self,
+        chain: &[MandateId],
+        event: AuditEvent,
+    ) -> Result<Spend, StoreError> {
         let chain = chain.to_vec();
         self.write(move |tx| {
             // INVARIANT (DESIGN.md 5): the spend and the decision are one
@@ -203,7 +227,8 @@ impl Store for SqliteStore {
     }
 
     async fn events(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read(move |conn| log::events(conn, after_seq, limit)).await
+        self.read(move |conn| log::events(conn, after_seq, limit))
+            .await
     }
 
     async fn audit_head(&self) -> Result<Option<(u64, EventHash)>, StoreError> {
@@ -220,11 +245,107 @@ impl From<rusqlite::Error> for StoreError {
         match code {
             Some(ErrorCode::DiskFull) => StoreError::DiskFull,
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
-            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => StoreError::Io(e.to_string()),
+            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+                StoreError::Io(e.to_string())
+            }
             Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
                 StoreError::Corrupt(e.to_string())
             }
             _ => StoreError::Sqlite(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mandate_audit::EventKind;
+    use mandate_core::Timestamp;
+
+    fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("m.db")).unwrap();
+        (dir, store)
+    }
+
+    fn event() -> AuditEvent {
+        let mut e = AuditEvent::new(
+            EventKind::GatewayStarted,
+            Timestamp::from_millis(1),
+            "n".into(),
+        );
+        e.detail = Some(serde_json::json!({ "padding": "x".repeat(2000) }));
+        e
+    }
+
+    #[test]
+    fn connections_are_durable_and_wait_for_each_other() {
+        let (_dir, store) = open();
+        for conn in [&store.inner.writer, &store.inner.reader] {
+            let conn = conn.lock().unwrap();
+            let pragma = |name: &str| -> String {
+                conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+            };
+            assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
+            assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
+            assert_eq!(pragma("foreign_keys"), "Integer(1)");
+            assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_reported_and_loses_nothing() {
+        let (_dir, store) = open();
+        store.append(event()).await.unwrap();
+        let head = store.audit_head().await.unwrap();
+        {
+            let conn = store.inner.writer.lock().unwrap();
+            let pages: u64 = conn
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap();
+            conn.pragma_update(None, "max_page_count", pages).unwrap();
+        }
+        let mut err = None;
+        for _ in 0..20 {
+            if let Err(e) = store.append(event()).await {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, Some(StoreError::DiskFull));
+        assert_eq!(
+            err.map(|e| e.to_string()).unwrap_or_default(),
+            "the disk holding the store is full: free some space and retry"
+        );
+        let events = store.events(0, 100).await.unwrap();
+        let last = events.last().map(|e| (e.seq, e.hash));
+        assert_eq!(store.audit_head().await.unwrap(), last);
+        assert!(mandate_audit::verify(events, last).is_ok());
+        assert!(last.map(|(s, _)| s) >= head.map(|(s, _)| s));
+    }
+
+    #[test]
+    fn busy_and_io_failures_map_to_their_own_errors() {
+        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        assert_eq!(
+            StoreError::from(failure(rusqlite::ffi::SQLITE_BUSY)),
+            StoreError::Busy
+        );
+        assert_eq!(
+            StoreError::from(failure(rusqlite::ffi::SQLITE_FULL)),
+            StoreError::DiskFull
+        );
+        assert!(matches!(
+            StoreError::from(failure(rusqlite::ffi::SQLITE_IOERR)),
+            StoreError::Io(_)
+        ));
+        assert!(matches!(
+            StoreError::from(failure(rusqlite::ffi::SQLITE_CORRUPT)),
+            StoreError::Corrupt(_)
+        ));
     }
 }

@@ -31,7 +31,7 @@ fn verify_fails(gw: &Gateway, needle: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_row_is_caught() {
     let gw = gateway_with_history().await;
-    tamper(&gw, "UPDATE audit_events SET canonical = replace(canonical, 'cus_', 'CUS_') WHERE seq = 4; UPDATE audit_events SET canonical = replace(canonical, '\"allow\"', '\"deny\"') WHERE seq = 4;");
+    tamper(&gw, "UPDATE audit_events SET canonical = replace(canonical, 'alice@corp', 'mallory@corp') WHERE seq = 4;");
     verify_fails(&gw, "4");
 }
 
@@ -45,7 +45,7 @@ async fn a_deleted_row_is_caught() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reordered_rows_are_caught() {
     let gw = gateway_with_history().await;
-    tamper(&gw, "UPDATE audit_events SET seq = -1 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 4; UPDATE audit_events SET seq = 4 WHERE seq = -1;");
+    tamper(&gw, "UPDATE audit_events SET seq = 1000000 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 4; UPDATE audit_events SET seq = 4 WHERE seq = 1000000;");
     verify_fails(&gw, "3");
 }
 

@@ -28,12 +28,12 @@ async fn malformed_requests_get_clear_errors_and_are_audited() {
     let (status, _, body) = post_raw(&gw.url(), Some(&token), oversize, &MODERN).await;
     assert_eq!(status, 413, "{body}");
 
-    let unknown = r#"{"jsonrpc":"2.0","id":7,"method":"mandate/steal","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+    let unknown = r#"{"jsonrpc":"2.0","id":7,"method":"mandate/steal","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}}"#;
     let (status, _, body) = post_raw(&gw.url(), Some(&token), unknown, &[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "mandate/steal")]).await;
     assert!(body.contains("-32601") || (400..500).contains(&status), "{status} {body}");
 
     // Mcp-Method must match the body.
-    let list = r#"{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+    let list = r#"{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}}"#;
     let (status, _, body) = post_raw(&gw.url(), Some(&token), list, &[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call")]).await;
     assert!((400..500).contains(&status) || body.contains("\"error\""), "{status} {body}");
 

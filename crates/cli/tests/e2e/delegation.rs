@@ -26,7 +26,7 @@ async fn a_delegated_worker_is_bounded_by_and_dies_with_its_parent() {
     let refused = gw.audit().into_iter().filter(|e| e["kind"] == "delegation_refused").count();
     assert_eq!(refused, 3);
 
-    let out: serde_json::Value = serde_json::from_str(&gw.ok(&["delegate", "--from", &parent, "--agent", "worker-7", "--tools", "crm.lookup_*", "--expires", "30m", "--json"])).unwrap();
+    let out: serde_json::Value = serde_json::from_str(&gw.ok(&["delegate", "--from", &parent, "--agent", "worker-7", "--tools", "crm.lookup_*,crm.update_customer", "--expires", "30m", "--json"])).unwrap();
     let (child, token) = (out["mandate"]["id"].as_str().unwrap().to_owned(), out["token"].as_str().unwrap().to_owned());
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     call(&client, "crm.lookup_customer", serde_json::json!({"id": "cus_001"})).await.unwrap();

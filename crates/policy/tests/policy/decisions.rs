@@ -1,7 +1,7 @@
 //! Deciding calls and hand-offs: each default policy, scope denials passing
 //! through, operator policies taking effect, and failing closed.
 
-use crate::fixtures::{NOW, chain, child, policy_dir, revoke, root, tool};
+use crate::support::{NOW, chain, child, policy_dir, revoke, root, tool};
 use mandate_core::{AgentId, Decision, DenyReason, MandateChain, ToolClass};
 use mandate_policy::{OrgPolicy, Verdict, decide_call, decide_delegation};
 
@@ -11,7 +11,13 @@ fn defaults() -> OrgPolicy {
 
 /// alice → planner (may orchestrate, 1 hand-off left) → worker (write, no hand-offs).
 fn planner_and_worker() -> (MandateChain, MandateChain) {
-    let planner = root("alice@corp", "planner", &["crm.*", "agents.*"], ToolClass::Orchestrate, 1);
+    let planner = root(
+        "alice@corp",
+        "planner",
+        &["crm.*", "agents.*"],
+        ToolClass::Orchestrate,
+        1,
+    );
     let worker = child(&planner, "worker", &["crm.*"], ToolClass::Write);
     (chain(vec![planner.clone()]), chain(vec![planner, worker]))
 }
@@ -34,7 +40,8 @@ fn forbidding(verdict: &Verdict) -> Vec<String> {
 fn a_plain_read_is_allowed_with_a_proof_naming_tool_and_leaf_mandate() {
     let (_, worker) = planner_and_worker();
     let target = tool("crm.lookup_customer", ToolClass::Read, false);
-    let Verdict::Allowed(authorized) = decide_call(&defaults(), &worker, &target, NOW, false) else {
+    let Verdict::Allowed(authorized) = decide_call(&defaults(), &worker, &target, NOW, false)
+    else {
         panic!("a plain read should be allowed");
     };
     assert_eq!(authorized.tool(), &target.tool);
@@ -48,10 +55,16 @@ fn a_destructive_tool_is_forbidden_without_approval() {
     let target = tool("crm.delete_note", ToolClass::Write, true);
     let verdict = decide_call(&defaults(), &worker, &target, NOW, false);
     assert_eq!(verdict.decision().as_str(), "deny");
-    assert_eq!(forbidding(&verdict), ["mandate.forbid-destructive-without-approval"]);
+    assert_eq!(
+        forbidding(&verdict),
+        ["mandate.forbid-destructive-without-approval"]
+    );
     // The reason an operator reads names the policy.
     let text = verdict.decision().reason_texts().join("; ");
-    assert!(text.contains("`mandate.forbid-destructive-without-approval`"), "{text}");
+    assert!(
+        text.contains("`mandate.forbid-destructive-without-approval`"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -64,10 +77,19 @@ fn a_destructive_tool_is_allowed_once_a_human_approved_the_call() {
 
 #[test]
 fn an_orchestrate_tool_is_forbidden_without_depth_left() {
-    let planner = root("alice@corp", "planner", &["agents.*"], ToolClass::Orchestrate, 0);
+    let planner = root(
+        "alice@corp",
+        "planner",
+        &["agents.*"],
+        ToolClass::Orchestrate,
+        0,
+    );
     let target = tool("agents.start", ToolClass::Orchestrate, false);
     let verdict = decide_call(&defaults(), &chain(vec![planner]), &target, NOW, false);
-    assert_eq!(forbidding(&verdict), ["mandate.forbid-orchestrate-without-depth"]);
+    assert_eq!(
+        forbidding(&verdict),
+        ["mandate.forbid-orchestrate-without-depth"]
+    );
 }
 
 #[test]
@@ -96,23 +118,38 @@ fn delegation_needs_depth_left() {
 fn a_tool_not_granted_is_refused_by_the_mandate_layer() {
     let (_, worker) = planner_and_worker();
     let target = tool("fs.read_file", ToolClass::Read, false);
-    let Verdict::Refused(Decision::Deny(reasons)) = decide_call(&defaults(), &worker, &target, NOW, false) else {
+    let Verdict::Refused(Decision::Deny(reasons)) =
+        decide_call(&defaults(), &worker, &target, NOW, false)
+    else {
         panic!("an ungranted tool must be refused");
     };
     // Neither the worker nor the planner grants `fs.*`.
     assert_eq!(reasons.len(), 2);
-    assert!(reasons.iter().all(|r| matches!(r, DenyReason::NoGrant { .. })), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| matches!(r, DenyReason::NoGrant { .. })),
+        "{reasons:?}"
+    );
 }
 
 #[test]
 fn a_class_above_the_ceiling_is_refused_by_the_mandate_layer() {
     let (_, worker) = planner_and_worker();
     let target = tool("crm.spawn_helper", ToolClass::Orchestrate, false);
-    let Verdict::Refused(Decision::Deny(reasons)) = decide_call(&defaults(), &worker, &target, NOW, false) else {
+    let Verdict::Refused(Decision::Deny(reasons)) =
+        decide_call(&defaults(), &worker, &target, NOW, false)
+    else {
         panic!("a class above the ceiling must be refused");
     };
     assert!(
-        matches!(reasons.first(), Some(DenyReason::AboveCeiling { ceiling: ToolClass::Write, .. })),
+        matches!(
+            reasons.first(),
+            Some(DenyReason::AboveCeiling {
+                ceiling: ToolClass::Write,
+                ..
+            })
+        ),
         "{reasons:?}"
     );
     // The organisation layer also forbids it (no depth left), and says so.
@@ -127,7 +164,13 @@ fn a_revoked_ancestor_refuses_the_call() {
     let worker = child(&planner, "worker", &["crm.*"], ToolClass::Read);
     revoke(&mut planner);
     let target = tool("crm.lookup_customer", ToolClass::Read, false);
-    let verdict = decide_call(&defaults(), &chain(vec![planner, worker]), &target, NOW, false);
+    let verdict = decide_call(
+        &defaults(),
+        &chain(vec![planner, worker]),
+        &target,
+        NOW,
+        false,
+    );
     let Verdict::Refused(Decision::Deny(reasons)) = verdict else {
         panic!("a call under a revoked ancestor must be refused");
     };
@@ -151,7 +194,10 @@ fn an_operator_policy_forbids_one_tool() {
     let verdict = decide_call(&policy, &worker, &purge, NOW, true);
     assert_eq!(forbidding(&verdict), ["crm.no-purge"]);
     let lookup = tool("crm.lookup_customer", ToolClass::Read, false);
-    assert!(matches!(decide_call(&policy, &worker, &lookup, NOW, false), Verdict::Allowed(_)));
+    assert!(matches!(
+        decide_call(&policy, &worker, &lookup, NOW, false),
+        Verdict::Allowed(_)
+    ));
 }
 
 #[test]
@@ -163,14 +209,32 @@ fn an_operator_policy_keeps_deep_workers_from_destructive_tools() {
            when { context.depth >= 2 && resource.destructive };"#,
     )]);
     let policy = OrgPolicy::load(Some(dir.path())).unwrap();
-    let planner = root("alice@corp", "planner", &["crm.*"], ToolClass::Orchestrate, 3);
+    let planner = root(
+        "alice@corp",
+        "planner",
+        &["crm.*"],
+        ToolClass::Orchestrate,
+        3,
+    );
     let lead = child(&planner, "lead", &["crm.*"], ToolClass::Orchestrate);
     let deep = child(&lead, "deep", &["crm.*"], ToolClass::Write);
     let target = tool("crm.delete_note", ToolClass::Write, true);
     // Approved, so only the operator's policy can stand in the way.
-    let at_one = decide_call(&policy, &chain(vec![planner.clone(), lead.clone()]), &target, NOW, true);
+    let at_one = decide_call(
+        &policy,
+        &chain(vec![planner.clone(), lead.clone()]),
+        &target,
+        NOW,
+        true,
+    );
     assert!(matches!(at_one, Verdict::Allowed(_)), "{at_one:?}");
-    let at_two = decide_call(&policy, &chain(vec![planner, lead, deep]), &target, NOW, true);
+    let at_two = decide_call(
+        &policy,
+        &chain(vec![planner, lead, deep]),
+        &target,
+        NOW,
+        true,
+    );
     assert_eq!(forbidding(&at_two), ["ops.no-deep-destruction"]);
 }
 
@@ -184,16 +248,46 @@ fn an_operator_policy_keeps_orchestration_to_a_group() {
                when { resource.class == "orchestrate" }
                unless { context.root_human in Mandate::Group::"sre" };"#,
         ),
-        ("groups.json", r#"{"alice@corp": ["sre"], "bob@corp": ["sales"]}"#),
+        (
+            "groups.json",
+            r#"{"alice@corp": ["sre"], "bob@corp": ["sales"]}"#,
+        ),
     ]);
     let policy = OrgPolicy::load(Some(dir.path())).unwrap();
     let start = tool("agents.start", ToolClass::Orchestrate, false);
-    let alice = chain(vec![root("alice@corp", "planner", &["agents.*"], ToolClass::Orchestrate, 1)]);
-    let bob = chain(vec![root("bob@corp", "planner", &["agents.*"], ToolClass::Orchestrate, 1)]);
-    let carol = chain(vec![root("carol@corp", "planner", &["agents.*"], ToolClass::Orchestrate, 1)]);
-    assert!(matches!(decide_call(&policy, &alice, &start, NOW, false), Verdict::Allowed(_)));
-    assert_eq!(forbidding(&decide_call(&policy, &bob, &start, NOW, false)), ["ops.orchestrate-only-sre"]);
-    assert_eq!(forbidding(&decide_call(&policy, &carol, &start, NOW, false)), ["ops.orchestrate-only-sre"]);
+    let alice = chain(vec![root(
+        "alice@corp",
+        "planner",
+        &["agents.*"],
+        ToolClass::Orchestrate,
+        1,
+    )]);
+    let bob = chain(vec![root(
+        "bob@corp",
+        "planner",
+        &["agents.*"],
+        ToolClass::Orchestrate,
+        1,
+    )]);
+    let carol = chain(vec![root(
+        "carol@corp",
+        "planner",
+        &["agents.*"],
+        ToolClass::Orchestrate,
+        1,
+    )]);
+    assert!(matches!(
+        decide_call(&policy, &alice, &start, NOW, false),
+        Verdict::Allowed(_)
+    ));
+    assert_eq!(
+        forbidding(&decide_call(&policy, &bob, &start, NOW, false)),
+        ["ops.orchestrate-only-sre"]
+    );
+    assert_eq!(
+        forbidding(&decide_call(&policy, &carol, &start, NOW, false)),
+        ["ops.orchestrate-only-sre"]
+    );
 }
 
 #[test]
@@ -207,7 +301,10 @@ fn an_operator_policy_can_forbid_hand_offs_to_an_agent() {
     let (planner, _) = planner_and_worker();
     let refused = decide_delegation(&policy, &planner, &AgentId::new("contractor-bot").unwrap());
     assert!(refused.is_err());
-    assert_eq!(decide_delegation(&policy, &planner, &AgentId::new("helper").unwrap()), Ok(()));
+    assert_eq!(
+        decide_delegation(&policy, &planner, &AgentId::new("helper").unwrap()),
+        Ok(())
+    );
 }
 
 #[test]
@@ -223,8 +320,14 @@ fn a_policy_that_fails_to_evaluate_refuses_the_call() {
     let (planner, worker) = planner_and_worker();
     let target = tool("crm.lookup_customer", ToolClass::Read, false);
     // Cedar alone would skip the erring forbid and allow; Mandate fails closed.
-    assert_eq!(forbidding(&decide_call(&policy, &worker, &target, NOW, false)), ["ops.overflows"]);
-    assert!(matches!(decide_call(&policy, &planner, &target, NOW, false), Verdict::Allowed(_)));
+    assert_eq!(
+        forbidding(&decide_call(&policy, &worker, &target, NOW, false)),
+        ["ops.overflows"]
+    );
+    assert!(matches!(
+        decide_call(&policy, &planner, &target, NOW, false),
+        Verdict::Allowed(_)
+    ));
 }
 
 #[test]
@@ -236,5 +339,8 @@ fn an_operator_lockdown_forbids_everything() {
     .unwrap();
     let (_, worker) = planner_and_worker();
     let target = tool("crm.lookup_customer", ToolClass::Read, false);
-    assert_eq!(forbidding(&decide_call(&policy, &worker, &target, NOW, false)), ["ops.lockdown"]);
+    assert_eq!(
+        forbidding(&decide_call(&policy, &worker, &target, NOW, false)),
+        ["ops.lockdown"]
+    );
 }

@@ -1,6 +1,6 @@
 //! Loading policies: the shipped defaults, operator folders, and refusals.
 
-use crate::fixtures::policy_dir;
+use crate::support::policy_dir;
 use mandate_policy::{OrgPolicy, PolicyError};
 
 const DEFAULT_IDS: [&str; 3] = [
@@ -105,14 +105,18 @@ fn an_unknown_action_is_refused() {
 
 #[test]
 fn a_duplicate_id_is_refused_naming_both_files() {
-    let forbid = r#"@id("ops.same") forbid (principal, action, resource) when { context.depth > 5 };"#;
+    let forbid =
+        r#"@id("ops.same") forbid (principal, action, resource) when { context.depth > 5 };"#;
     let dir = policy_dir(&[("one.cedar", forbid), ("two.cedar", forbid)]);
     let err = OrgPolicy::load(Some(dir.path())).unwrap_err();
     let PolicyError::DuplicateId { id, first, second } = &err else {
         panic!("expected a duplicate id error, got {err}");
     };
     assert_eq!(id, "ops.same");
-    assert!(first.ends_with("one.cedar") && second.ends_with("two.cedar"), "{err}");
+    assert!(
+        first.ends_with("one.cedar") && second.ends_with("two.cedar"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Property: the organisation layer can never bypass the mandate layer.
 
-use crate::fixtures::NOW;
+use crate::support::NOW;
 use mandate_core::{
     AgentId, BlastRadius, CallTarget, Decision, Grantor, HumanId, Mandate, MandateChain, MandateId,
     MandateStatus, Revocation, ToolClass, ToolName, ToolPattern, check_scope,
@@ -16,7 +16,15 @@ const TOOLS: [&str; 5] = [
     "agents.start",
     "mail.send",
 ];
-const PATTERNS: [&str; 7] = ["*", "crm.*", "crm.lookup_*", "fs.read_file", "agents.*", "mail.*", "nope.*"];
+const PATTERNS: [&str; 7] = [
+    "*",
+    "crm.*",
+    "crm.lookup_*",
+    "fs.read_file",
+    "agents.*",
+    "mail.*",
+    "nope.*",
+];
 
 /// A permissive operator file, so that Cedar permits as often as it can:
 /// only the defaults stand in the way, and approval lifts one of them.
@@ -54,14 +62,16 @@ fn link() -> impl Strategy<Value = Link> {
         prop::bool::weighted(0.1),
         prop::option::weighted(0.2, (0u64..3, 0u64..3)),
     )
-        .prop_map(|(patterns, ceiling, depth_remaining, revoked, expired, budget)| Link {
-            patterns,
-            ceiling,
-            depth_remaining,
-            revoked,
-            expired,
-            budget,
-        })
+        .prop_map(
+            |(patterns, ceiling, depth_remaining, revoked, expired, budget)| Link {
+                patterns,
+                ceiling,
+                depth_remaining,
+                revoked,
+                expired,
+                budget,
+            },
+        )
 }
 
 fn build(links: &[Link]) -> MandateChain {
@@ -69,7 +79,9 @@ fn build(links: &[Link]) -> MandateChain {
     let mut mandates: Vec<Mandate> = Vec::new();
     for (i, l) in links.iter().enumerate() {
         let grantor = match mandates.last() {
-            None => Grantor::Human { human: human.clone() },
+            None => Grantor::Human {
+                human: human.clone(),
+            },
             Some(parent) => Grantor::Mandate {
                 parent: parent.id.clone(),
                 by: parent.agent.to_string(),
@@ -80,10 +92,18 @@ fn build(links: &[Link]) -> MandateChain {
             grantor,
             root_human: human.clone(),
             agent: AgentId::new(format!("agent-{i}")).unwrap(),
-            tools: l.patterns.iter().map(|p| ToolPattern::new(*p).unwrap()).collect(),
+            tools: l
+                .patterns
+                .iter()
+                .map(|p| ToolPattern::new(*p).unwrap())
+                .collect(),
             ceiling: l.ceiling,
             issued_at: NOW.plus_millis(-1_000),
-            expires_at: if l.expired { NOW } else { NOW.plus_millis(60_000) },
+            expires_at: if l.expired {
+                NOW
+            } else {
+                NOW.plus_millis(60_000)
+            },
             purpose: "property".to_owned(),
             budget: l.budget.map(|(b, _)| b),
             uses: l.budget.map_or(0, |(_, u)| u),

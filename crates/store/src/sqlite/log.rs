@@ -42,7 +42,9 @@ pub(crate) fn head(conn: &Connection) -> Result<Option<(u64, EventHash)>, StoreE
         .query_row([], |r| Ok((r.get::<_, u64>(0)?, blob(r, 1)?)))
         .optional()?;
     let Some((seq, hash)) = row else {
-        return Err(StoreError::Corrupt("the audit head record is missing".to_owned()));
+        return Err(StoreError::Corrupt(
+            "the audit head record is missing".to_owned(),
+        ));
     };
     if seq == 0 {
         return Ok(None);

@@ -53,7 +53,11 @@ pub(crate) fn insert(tx: &Transaction<'_>, m: &Mandate) -> Result<(), StoreError
         m.uses,
         m.depth,
         m.depth_remaining,
-        if revocation.is_some() { "revoked" } else { "active" },
+        if revocation.is_some() {
+            "revoked"
+        } else {
+            "active"
+        },
         revocation.map(|r| r.by.as_str()),
         revocation.map(|r| r.reason.as_str()),
         revocation.map(|r| r.at.as_millis()),
@@ -78,7 +82,11 @@ pub(crate) fn one(conn: &Connection, id: &MandateId) -> Result<Option<Mandate>, 
 
 /// Every mandate, in the order recorded.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<Mandate>, StoreError> {
-    collect(conn, &format!("SELECT {COLUMNS} FROM mandates m ORDER BY m.rowid"), None)
+    collect(
+        conn,
+        &format!("SELECT {COLUMNS} FROM mandates m ORDER BY m.rowid"),
+        None,
+    )
 }
 
 /// The mandate and its ancestors, root first.
@@ -113,7 +121,11 @@ pub(crate) fn subtree(conn: &Connection, id: &MandateId) -> Result<Vec<Mandate>,
 }
 
 /// Marks `id` revoked ([`StoreError::AlreadyRevoked`], [`StoreError::NotFound`]).
-pub(crate) fn revoke(tx: &Transaction<'_>, id: &MandateId, r: &Revocation) -> Result<(), StoreError> {
+pub(crate) fn revoke(
+    tx: &Transaction<'_>,
+    id: &MandateId,
+    r: &Revocation,
+) -> Result<(), StoreError> {
     let changed = tx
         .prepare_cached(
             "UPDATE mandates SET status = 'revoked', revoked_by = ?2, revoked_reason = ?3, revoked_at = ?4
@@ -133,7 +145,10 @@ pub(crate) fn revoke(tx: &Transaction<'_>, id: &MandateId, r: &Revocation) -> Re
 }
 
 /// Spends one call of `id` if it is active and within budget; otherwise says why not.
-pub(crate) fn spend_one(tx: &Transaction<'_>, id: &MandateId) -> Result<Option<SpendRefusal>, StoreError> {
+pub(crate) fn spend_one(
+    tx: &Transaction<'_>,
+    id: &MandateId,
+) -> Result<Option<SpendRefusal>, StoreError> {
     let changed = tx
         .prepare_cached(
             "UPDATE mandates SET uses = uses + 1
@@ -145,7 +160,9 @@ pub(crate) fn spend_one(tx: &Transaction<'_>, id: &MandateId) -> Result<Option<S
     }
     let row = tx
         .prepare_cached("SELECT status, budget FROM mandates WHERE id = ?1")?
-        .query_row([id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<u64>>(1)?)))
+        .query_row([id.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<u64>>(1)?))
+        })
         .optional()?;
     match row {
         None => Ok(Some(SpendRefusal::Missing)),
@@ -157,10 +174,16 @@ pub(crate) fn spend_one(tx: &Transaction<'_>, id: &MandateId) -> Result<Option<S
     }
 }
 
-fn collect(conn: &Connection, sql: &str, id: Option<&MandateId>) -> Result<Vec<Mandate>, StoreError> {
+fn collect(
+    conn: &Connection,
+    sql: &str,
+    id: Option<&MandateId>,
+) -> Result<Vec<Mandate>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = match id {
-        Some(id) => stmt.query_map([id.as_str()], raw)?.collect::<Result<Vec<_>, _>>()?,
+        Some(id) => stmt
+            .query_map([id.as_str()], raw)?
+            .collect::<Result<Vec<_>, _>>()?,
         None => stmt.query_map([], raw)?.collect::<Result<Vec<_>, _>>()?,
     };
     rows.into_iter().map(decode).collect()

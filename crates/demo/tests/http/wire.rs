@@ -2,15 +2,10 @@
 //! They pin that legacy requests get a session and 2026-07-28 requests need none.
 
 use anyhow::{Context, Result};
-use mandate_demo::{DemoOptions, serve_http};
+use mandate_demo::DemoOptions;
 use serde_json::{Value, json};
 
-async fn start() -> Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/mcp", listener.local_addr()?);
-    tokio::spawn(serve_http(listener, DemoOptions::default()));
-    Ok(url)
-}
+use crate::support::start;
 
 /// The JSON-RPC message in a response, whether sent as JSON or as SSE.
 async fn message(response: reqwest::Response) -> Result<Value> {
@@ -29,9 +24,9 @@ async fn message(response: reqwest::Response) -> Result<Value> {
 
 #[tokio::test]
 async fn legacy_initialize_opens_a_session() -> Result<()> {
-    let url = start().await?;
+    let server = start(DemoOptions::default()).await?;
     let response = reqwest::Client::new()
-        .post(&url)
+        .post(&server.url)
         .header("Accept", "application/json, text/event-stream")
         .json(&json!({
             "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -56,9 +51,9 @@ async fn legacy_initialize_opens_a_session() -> Result<()> {
 
 #[tokio::test]
 async fn stateless_request_is_served_without_a_session() -> Result<()> {
-    let url = start().await?;
+    let server = start(DemoOptions::default()).await?;
     let response = reqwest::Client::new()
-        .post(&url)
+        .post(&server.url)
         .header("Accept", "application/json, text/event-stream")
         .header("MCP-Protocol-Version", "2026-07-28")
         // SEP-2243: 2026-07-28 requests name their method (and tool) in headers too.

@@ -10,7 +10,13 @@ use std::path::Path;
 pub const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 
 /// A root mandate from `human` to `agent`, valid for an hour, with this much depth to hand on.
-pub fn root(human: &str, agent: &str, tools: &[&str], ceiling: ToolClass, depth_remaining: u32) -> Mandate {
+pub fn root(
+    human: &str,
+    agent: &str,
+    tools: &[&str],
+    ceiling: ToolClass,
+    depth_remaining: u32,
+) -> Mandate {
     Mandate {
         id: MandateId::new(format!("m_{agent}")).unwrap(),
         grantor: Grantor::Human {
@@ -18,7 +24,10 @@ pub fn root(human: &str, agent: &str, tools: &[&str], ceiling: ToolClass, depth_
         },
         root_human: HumanId::new(human).unwrap(),
         agent: AgentId::new(agent).unwrap(),
-        tools: tools.iter().map(|t| ToolPattern::new(*t).unwrap()).collect(),
+        tools: tools
+            .iter()
+            .map(|t| ToolPattern::new(*t).unwrap())
+            .collect(),
         ceiling,
         issued_at: NOW.plus_millis(-60_000),
         expires_at: NOW.plus_millis(3_600_000),
@@ -40,7 +49,10 @@ pub fn child(parent: &Mandate, agent: &str, tools: &[&str], ceiling: ToolClass) 
             by: parent.agent.to_string(),
         },
         agent: AgentId::new(agent).unwrap(),
-        tools: tools.iter().map(|t| ToolPattern::new(*t).unwrap()).collect(),
+        tools: tools
+            .iter()
+            .map(|t| ToolPattern::new(*t).unwrap())
+            .collect(),
         ceiling,
         depth: parent.depth + 1,
         depth_remaining: parent.depth_remaining.saturating_sub(1),
