@@ -14,7 +14,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MANDATE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Where the store and keys live.
-    #[arg(long, global = true, env = "MANDATE_DATA_DIR", default_value = "./mandate-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MANDATE_DATA_DIR",
+        default_value = "./mandate-data"
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -23,7 +28,9 @@ impl GlobalArgs {
     pub fn load_config(&self) -> anyhow::Result<GatewayConfig> {
         match &self.config {
             Some(path) => Ok(GatewayConfig::load(path)?),
-            None if Path::new("mandate.toml").exists() => Ok(GatewayConfig::load(Path::new("mandate.toml"))?),
+            None if Path::new("mandate.toml").exists() => {
+                Ok(GatewayConfig::load(Path::new("mandate.toml"))?)
+            }
             None => Ok(GatewayConfig::parse("", Path::new("."))?),
         }
     }

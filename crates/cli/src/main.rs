@@ -23,7 +23,10 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.command);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -41,7 +44,11 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr (stdout may be an MCP channel); `RUST_LOG` overrides the level.
 fn init_tracing(command: &command::Command) {
-    let default = if command.is_quiet() { "warn,rmcp=off" } else { "info,rmcp=warn" };
+    let default = if command.is_quiet() {
+        "warn,rmcp=off"
+    } else {
+        "info,rmcp=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

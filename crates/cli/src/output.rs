@@ -24,5 +24,9 @@ pub fn relative(at: Timestamp) -> String {
     } else {
         format!("{secs}s")
     };
-    if delta >= 0 { format!("in {text}") } else { format!("{text} ago") }
+    if delta >= 0 {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
 }

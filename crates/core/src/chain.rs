@@ -131,7 +131,10 @@ impl MandateChain {
 
     /// The root mandate, granted by a human.
     pub fn root(&self) -> &Mandate {
-        #[expect(clippy::indexing_slicing, reason = "the constructor refuses an empty chain")]
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "the constructor refuses an empty chain"
+        )]
         &self.mandates[0]
     }
 

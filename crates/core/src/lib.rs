@@ -21,7 +21,9 @@ mod scope;
 mod time_point;
 
 pub use attenuation::{ChildRequest, Widening, attenuate};
-pub use blast::{BlastRadius, ClassSource, Override, ToolClass, ToolHints, UnknownClassError, classify};
+pub use blast::{
+    BlastRadius, ClassSource, Override, ToolClass, ToolHints, UnknownClassError, classify,
+};
 pub use chain::{ChainError, ChainLink, Inactive, InactiveCause, MandateChain};
 pub use decision::{Decision, DenyReason};
 pub use ids::{AgentId, HumanId, IdError, MandateId, ToolName};

@@ -110,7 +110,9 @@ fn glob_match(pattern: &[u8], text: &[u8], star_is_symbol: bool) -> bool {
             return false;
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
 }
 
 impl TryFrom<String> for ToolPattern {

@@ -2,7 +2,9 @@
 //!
 //! Rebuilt whenever an upstream's tool list changes; readers hold an `Arc` snapshot.
 
-use mandate_core::{BlastRadius, ClassSource, Override, ToolHints, ToolName, ToolPattern, classify};
+use mandate_core::{
+    BlastRadius, ClassSource, Override, ToolHints, ToolName, ToolPattern, classify,
+};
 use rmcp::model::Tool;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -86,8 +88,13 @@ impl Catalog {
     }
 
     /// The tools a pattern matches today.
-    pub fn matching<'a>(&'a self, pattern: &'a ToolPattern) -> impl Iterator<Item = &'a Arc<CatalogTool>> {
-        self.tools.values().filter(move |t| pattern.matches(&t.name))
+    pub fn matching<'a>(
+        &'a self,
+        pattern: &'a ToolPattern,
+    ) -> impl Iterator<Item = &'a Arc<CatalogTool>> {
+        self.tools
+            .values()
+            .filter(move |t| pattern.matches(&t.name))
     }
 
     /// How many tools it holds.

@@ -237,9 +237,7 @@ fn validate_upstreams(
     let mut out = Vec::with_capacity(raw.len());
     for (i, up) in raw.into_iter().enumerate() {
         let key = |field: &str| format!("upstream[{i}].{field}");
-        let name = up
-            .name
-            .ok_or_else(|| invalid(key("name"), "is required"))?;
+        let name = up.name.ok_or_else(|| invalid(key("name"), "is required"))?;
         let name_ok = !name.is_empty()
             && name
                 .chars()
@@ -251,17 +249,26 @@ fn validate_upstreams(
             ));
         }
         if name == "mandate" {
-            return Err(invalid(key("name"), "`mandate` is reserved for the gateway's own tools"));
+            return Err(invalid(
+                key("name"),
+                "`mandate` is reserved for the gateway's own tools",
+            ));
         }
         if !seen.insert(name.clone()) {
             return Err(invalid(key("name"), format!("`{name}` is used twice")));
         }
         let transport = match (up.command, up.url) {
             (Some(_), Some(_)) => {
-                return Err(invalid(key("command"), "give either `command` or `url`, not both"));
+                return Err(invalid(
+                    key("command"),
+                    "give either `command` or `url`, not both",
+                ));
             }
             (None, None) => {
-                return Err(invalid(key("command"), "give either `command` (stdio) or `url` (HTTP)"));
+                return Err(invalid(
+                    key("command"),
+                    "give either `command` (stdio) or `url` (HTTP)",
+                ));
             }
             (Some(command), None) => {
                 let mut parts = command.into_iter();
@@ -283,7 +290,10 @@ fn validate_upstreams(
             }
             (None, Some(url)) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(key("url"), format!("`{url}` must start with http:// or https://")));
+                    return Err(invalid(
+                        key("url"),
+                        format!("`{url}` must start with http:// or https://"),
+                    ));
                 }
                 UpstreamTransport::Http {
                     url,
@@ -344,7 +354,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("`{text}` has unknown unit `{unit}`: use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "`{text}` has unknown unit `{unit}`: use s, m, h or d"
+            ));
+        }
     };
     if secs == 0 {
         return Err(format!("`{text}` must be longer than zero"));
@@ -379,7 +393,9 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:7070");
         assert_eq!(c.audience(), "http://127.0.0.1:7070/mcp");
         assert_eq!(c.upstreams.len(), 2);
-        assert!(matches!(&c.upstreams[0].transport, UpstreamTransport::Stdio { program, .. } if program == "/etc/mandate/path/to/server"));
+        assert!(
+            matches!(&c.upstreams[0].transport, UpstreamTransport::Stdio { program, .. } if program == "/etc/mandate/path/to/server")
+        );
         let o = c.overrides[&ToolName::new("crm.purge_customers").unwrap()];
         assert_eq!(o.class, Some(ToolClass::Write));
         assert_eq!(o.destructive, Some(true));
@@ -391,12 +407,30 @@ mod tests {
         let cases = [
             ("listen = \"nowhere\"", "listen"),
             ("[[upstream]]\ncommand = [\"x\"]", "upstream[0].name"),
-            ("[[upstream]]\nname = \"a\"\n[[upstream]]\nname = \"a\"\ncommand=[\"x\"]", "upstream[0].command"),
-            ("[[upstream]]\nname = \"a\"\ncommand=[\"x\"]\n[[upstream]]\nname = \"a\"\ncommand=[\"x\"]", "upstream[1].name"),
-            ("[[upstream]]\nname = \"a b\"\ncommand=[\"x\"]", "upstream[0].name"),
-            ("[[upstream]]\nname = \"a\"\nurl=\"ftp://x\"", "upstream[0].url"),
-            ("[[upstream]]\nname = \"a\"\ncommand=[\"x\"]\n[tools.\"a.t\"]\nclass = \"admin\"", "tools.\"a.t\".class"),
-            ("[[upstream]]\nname = \"a\"\ncommand=[\"x\"]\n[tools.\"b.t\"]\nclass = \"read\"", "tools.\"b.t\""),
+            (
+                "[[upstream]]\nname = \"a\"\n[[upstream]]\nname = \"a\"\ncommand=[\"x\"]",
+                "upstream[0].command",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\ncommand=[\"x\"]\n[[upstream]]\nname = \"a\"\ncommand=[\"x\"]",
+                "upstream[1].name",
+            ),
+            (
+                "[[upstream]]\nname = \"a b\"\ncommand=[\"x\"]",
+                "upstream[0].name",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\nurl=\"ftp://x\"",
+                "upstream[0].url",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\ncommand=[\"x\"]\n[tools.\"a.t\"]\nclass = \"admin\"",
+                "tools.\"a.t\".class",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\ncommand=[\"x\"]\n[tools.\"b.t\"]\nclass = \"read\"",
+                "tools.\"b.t\"",
+            ),
             ("token_ttl = \"5 parsecs\"", "token_ttl"),
         ];
         for (text, key) in cases {

@@ -9,8 +9,8 @@ use crate::rescue::CallError;
 use mandate_core::{CallTarget, check_scope};
 use mandate_policy::PolicyVerdict;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -58,7 +58,9 @@ impl ServerHandler for Front {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let principal = principal(&context)?;
-        Ok(ListToolsResult::with_all_items(self.gw.reachable_tools(&principal)))
+        Ok(ListToolsResult::with_all_items(
+            self.gw.reachable_tools(&principal),
+        ))
     }
 
     async fn call_tool(

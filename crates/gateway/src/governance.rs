@@ -86,12 +86,16 @@ impl Gateway {
     pub async fn register_agent(&self, agent: Agent, by: &str) -> Result<u64, GovernanceError> {
         let mut event = self.event(EventKind::AgentRegistered);
         event.agent = Some(agent.id.clone());
-        event.detail = Some(serde_json::json!({ "by": by, "owners": agent.owners, "name": agent.name }));
+        event.detail =
+            Some(serde_json::json!({ "by": by, "owners": agent.owners, "name": agent.name }));
         Ok(self.store.add_agent(&agent, event).await?)
     }
 
     /// Records a root mandate from a human and issues its first token.
-    pub async fn grant(&self, request: GrantRequest) -> Result<(Mandate, IssuedToken), GovernanceError> {
+    pub async fn grant(
+        &self,
+        request: GrantRequest,
+    ) -> Result<(Mandate, IssuedToken), GovernanceError> {
         let agent = self
             .store
             .agent(&request.agent)
@@ -115,7 +119,9 @@ impl Gateway {
         let now = crate::now();
         let mandate = Mandate {
             id: new_mandate_id(),
-            grantor: Grantor::Human { human: request.human.clone() },
+            grantor: Grantor::Human {
+                human: request.human.clone(),
+            },
             root_human: request.human,
             agent: request.agent,
             tools: request.tools,
@@ -154,7 +160,9 @@ impl Gateway {
     /// Issues a fresh token for a mandate whose chain is in force.
     pub async fn issue_token(&self, id: &MandateId) -> Result<IssuedToken, GovernanceError> {
         let chain = self.chain(id).await?;
-        chain.check_in_force(crate::now()).map_err(GovernanceError::NotInForce)?;
+        chain
+            .check_in_force(crate::now())
+            .map_err(GovernanceError::NotInForce)?;
         self.issue_for(&chain)
     }
 
@@ -204,7 +212,8 @@ impl Gateway {
         };
         let mut links = chain.mandates().to_vec();
         links.push(child.clone());
-        let child_chain = MandateChain::new(links).map_err(|_| GovernanceError::BrokenChain(child.id.clone()))?;
+        let child_chain =
+            MandateChain::new(links).map_err(|_| GovernanceError::BrokenChain(child.id.clone()))?;
         let mut event = self.event(EventKind::MandateDelegated);
         event.human = Some(child.root_human.clone());
         event.agent = Some(child.agent.clone());
@@ -217,9 +226,18 @@ impl Gateway {
     }
 
     /// Revokes a mandate and, through chain validity, its whole subtree.
-    pub async fn revoke(&self, id: &MandateId, by: &str, reason: &str) -> Result<RevokeOutcome, GovernanceError> {
+    pub async fn revoke(
+        &self,
+        id: &MandateId,
+        by: &str,
+        reason: &str,
+    ) -> Result<RevokeOutcome, GovernanceError> {
         let chain = self.chain(id).await?;
-        let revocation = Revocation { by: by.to_owned(), reason: reason.to_owned(), at: crate::now() };
+        let revocation = Revocation {
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+            at: crate::now(),
+        };
         let mut event = self.event(EventKind::MandateRevoked);
         event.human = Some(chain.root_human().clone());
         event.agent = Some(chain.leaf().agent.clone());
@@ -236,10 +254,10 @@ fn act_chain(chain: &MandateChain) -> Option<mandate_auth::Actor> {
     let mandates = chain.mandates();
     // The leaf agent is `sub`; its delegators (parents) are the actors, nearest first.
     let delegators = mandates.len().checked_sub(1)?;
-    mandates
-        .iter()
-        .take(delegators)
-        .fold(None, |inner, m| {
-            Some(mandate_auth::Actor { sub: m.agent.to_string(), act: inner.map(Box::new) })
+    mandates.iter().take(delegators).fold(None, |inner, m| {
+        Some(mandate_auth::Actor {
+            sub: m.agent.to_string(),
+            act: inner.map(Box::new),
         })
+    })
 }

@@ -104,8 +104,10 @@ impl Gateway {
         })?;
         let store = SqliteStore::open(&data_dir.join("mandate.db"))?;
         let key = TokenKey::load_or_create(&data_dir.join("keys"))?;
-        let verifier = TokenVerifier::new(config.issuer(), config.audience(), vec![key.verifier_key()]);
-        let issuer = TokenIssuer::new(key, config.issuer(), config.audience()).with_ttl(config.token_ttl);
+        let verifier =
+            TokenVerifier::new(config.issuer(), config.audience(), vec![key.verifier_key()]);
+        let issuer =
+            TokenIssuer::new(key, config.issuer(), config.audience()).with_ttl(config.token_ttl);
         let policy = OrgPolicy::load(config.policy_dir.as_deref())?;
         let (upstreams, changes) = Upstreams::new(&config.upstreams);
         let gateway = Self {

@@ -28,28 +28,49 @@ impl Gateway {
         // 1. Resolve the tool in the catalog (unknown tools are denied, and audited).
         let catalog = self.catalog.snapshot();
         let Some(tool) = catalog.get(name) else {
-            let decision = Decision::Deny(vec![DenyReason::UnknownTool { tool: name.to_owned() }]);
-            self.audit_denial(principal, name, None, &args_digest, &decision).await?;
+            let decision = Decision::Deny(vec![DenyReason::UnknownTool {
+                tool: name.to_owned(),
+            }]);
+            self.audit_denial(principal, name, None, &args_digest, &decision)
+                .await?;
             return Err(CallError::Refused(decision));
         };
-        let target = CallTarget { tool: tool.name.clone(), radius: tool.radius };
-        // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
-        let authorized = match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
-            Verdict::Allowed(authorized) => authorized,
-            Verdict::Refused(decision) => {
-                self.audit_denial(principal, name, Some(tool), &args_digest, &decision).await?;
-                return Err(CallError::Refused(decision));
-            }
+        let target = CallTarget {
+            tool: tool.name.clone(),
+            radius: tool.radius,
         };
+        // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
+        let authorized =
+            match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
+                Verdict::Allowed(authorized) => authorized,
+                Verdict::Refused(decision) => {
+                    self.audit_denial(principal, name, Some(tool), &args_digest, &decision)
+                        .await?;
+                    return Err(CallError::Refused(decision));
+                }
+            };
         // 3. Write ahead: record the decision and spend the budget at every ancestor, durably.
-        let chain_ids: Vec<_> = principal.chain.mandates().iter().map(|m| m.id.clone()).collect();
-        let allowed = record::decided(self, principal, name, Some(tool), &args_digest, &Decision::Allow);
+        let chain_ids: Vec<_> = principal
+            .chain
+            .mandates()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        let allowed = record::decided(
+            self,
+            principal,
+            name,
+            Some(tool),
+            &args_digest,
+            &Decision::Allow,
+        );
         let decided_seq = match self.store.record_allowed(&chain_ids, allowed).await {
             Ok(Spend::Recorded { seq }) => seq,
             Ok(Spend::Refused { mandate, cause }) => {
                 // Another call spent the last of a budget, or a revocation landed, since we looked.
                 let decision = Decision::Deny(vec![spend_refusal(&mandate, &cause)]);
-                self.audit_denial(principal, name, Some(tool), &args_digest, &decision).await?;
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision)
+                    .await?;
                 return Err(CallError::Refused(decision));
             }
             Err(e) => {
@@ -69,14 +90,27 @@ impl Gateway {
                     latency_us,
                     result_digest: Some(hex::encode(Sha256::digest(&bytes))),
                     result_size: u64::try_from(bytes.len()).ok(),
-                    error: result.is_error.unwrap_or(false).then_some("tool reported an error"),
+                    error: result
+                        .is_error
+                        .unwrap_or(false)
+                        .then_some("tool reported an error"),
                 };
                 (outcome, Ok(result))
             }
             Err(e) => {
                 tracing::warn!(error = %e, tool = name, "upstream call failed");
-                let outcome = Outcome { latency_us, result_digest: None, result_size: None, error: Some("upstream failed") };
-                (outcome, Err(CallError::Upstream { upstream: tool.name.upstream().to_owned() }))
+                let outcome = Outcome {
+                    latency_us,
+                    result_digest: None,
+                    result_size: None,
+                    error: Some("upstream failed"),
+                };
+                (
+                    outcome,
+                    Err(CallError::Upstream {
+                        upstream: tool.name.upstream().to_owned(),
+                    }),
+                )
             }
         };
         let completion = record::completed(self, principal, tool, decided_seq, outcome);
@@ -114,7 +148,11 @@ fn spend_refusal(mandate: &mandate_core::MandateId, cause: &SpendRefusal) -> Den
             at: crate::now(),
         }),
     };
-    DenyReason::NotInForce(Inactive { mandate: mandate.clone(), is_leaf: false, cause })
+    DenyReason::NotInForce(Inactive {
+        mandate: mandate.clone(),
+        is_leaf: false,
+        cause,
+    })
 }
 
 /// SHA-256 of the arguments' JSON (keys sorted), recorded instead of the arguments.

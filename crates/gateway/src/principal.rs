@@ -62,7 +62,9 @@ impl IntoResponse for Refusal {
         });
         let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -70,7 +72,11 @@ impl IntoResponse for Refusal {
 
 /// The layer: authenticates, attaches a [`Principal`], and audits what an
 /// authenticated agent sent that the MCP layer then rejected.
-pub async fn authenticate(State(gw): State<Arc<Gateway>>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(gw): State<Arc<Gateway>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     // Owned before any await: a borrowed request would make this future non-`Send`.
     let token = bearer(&request).map(str::to_owned);
     let principal = match principal(&gw, token.as_deref()).await {
@@ -98,13 +104,16 @@ async fn principal(gw: &Gateway, token: Option<&str>) -> Result<Principal, Refus
         .verifier
         .verify(token, now.as_secs())
         .map_err(|e| Refusal::BadToken(e.public_reason()))?;
-    let mandate = MandateId::new(verified.claims().mandate.clone()).map_err(|_| Refusal::UnknownMandate)?;
+    let mandate =
+        MandateId::new(verified.claims().mandate.clone()).map_err(|_| Refusal::UnknownMandate)?;
     let mandates = match gw.store.chain(&mandate).await {
         Ok(Some(m)) => m,
         Ok(None) => return Err(Refusal::UnknownMandate),
         Err(e) => {
             tracing::error!(error = %e, "cannot load a mandate chain");
-            return Err(Refusal::BadToken("the gateway cannot check this token right now"));
+            return Err(Refusal::BadToken(
+                "the gateway cannot check this token right now",
+            ));
         }
     };
     let chain = MandateChain::new(mandates).map_err(|e| {
@@ -112,7 +121,9 @@ async fn principal(gw: &Gateway, token: Option<&str>) -> Result<Principal, Refus
         Refusal::UnknownMandate
     })?;
     if chain.leaf().agent.as_str() != verified.claims().sub {
-        return Err(Refusal::BadToken("the token's subject does not hold its mandate"));
+        return Err(Refusal::BadToken(
+            "the token's subject does not hold its mandate",
+        ));
     }
     let principal = Principal {
         token: Arc::new(verified),
@@ -130,7 +141,11 @@ async fn principal(gw: &Gateway, token: Option<&str>) -> Result<Principal, Refus
 }
 
 fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Builds the router: `/mcp` behind authentication.
 pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
-    let mut config = StreamableHttpServerConfig::default()
-        .with_max_request_body_bytes(gw.config.max_body_bytes);
+    let mut config =
+        StreamableHttpServerConfig::default().with_max_request_body_bytes(gw.config.max_body_bytes);
     config.cancellation_token = shutdown;
     config.allowed_hosts = allowed_hosts(&gw);
     let front_gw = Arc::clone(&gw);
@@ -37,7 +37,11 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
 /// Hosts the MCP endpoint answers to: loopback plus the public URL's host
 /// (rmcp refuses others, which defends local gateways against DNS rebinding).
 fn allowed_hosts(gw: &Gateway) -> Vec<String> {
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let public = &gw.config.public_url;
     if let Some(rest) = public.split("://").nth(1) {
         let authority = rest.split('/').next().unwrap_or(rest);

@@ -138,7 +138,10 @@ impl Upstreams {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(e)) => {
                 // The connection may be dead: drop it so the next call reconnects.
-                if matches!(e, rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_)) {
+                if matches!(
+                    e,
+                    rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_)
+                ) {
                     self.forget(tool.upstream()).await;
                 }
                 Err(UpstreamError::Request {
@@ -162,10 +165,8 @@ impl Upstreams {
             .get(upstream)
             .ok_or_else(|| UpstreamError::Unknown(upstream.to_owned()))?;
         let mut slot = up.client.lock().await;
-        if let Some(client) = slot.as_ref() {
-            if !client.is_closed() {
-                return Ok(Arc::clone(client));
-            }
+        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(client));
         }
         let notifier = ChangeNotifier {
             upstream: upstream.to_owned(),
@@ -177,7 +178,10 @@ impl Upstreams {
     }
 }
 
-async fn connect(config: &UpstreamConfig, handler: ChangeNotifier) -> Result<Client, UpstreamError> {
+async fn connect(
+    config: &UpstreamConfig,
+    handler: ChangeNotifier,
+) -> Result<Client, UpstreamError> {
     let fail = |detail: String| UpstreamError::Connect {
         upstream: config.name.clone(),
         detail,
@@ -205,7 +209,8 @@ async fn connect(config: &UpstreamConfig, handler: ChangeNotifier) -> Result<Cli
                         .map_err(|_| fail(format!("bad value for header `{name}`")))?;
                     cfg.custom_headers.insert(name, value);
                 }
-                let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), cfg);
+                let transport =
+                    StreamableHttpClientTransport::with_client(reqwest::Client::new(), cfg);
                 handler
                     .serve(transport)
                     .await

@@ -16,6 +16,8 @@ const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 const CHILD_DB: &str = "MANDATE_STORE_TEST_CHILD_DB";
 /// How many events each child process appends.
 const CHILD_EVENTS: u64 = 40;
+/// How long each writer pauses between appends.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 fn event(node: &str, n: u64) -> AuditEvent {
     let mut e = AuditEvent::new(EventKind::RequestRejected, NOW, node.into());
@@ -89,6 +91,8 @@ async fn child_appends() {
     let node = format!("pid-{}", std::process::id());
     for n in 0..CHILD_EVENTS {
         store.append(event(&node, n)).await.unwrap();
+        // A pause lets the other processes in, so their writes interleave.
+        tokio::time::sleep(PAUSE).await;
     }
 }
 
@@ -107,8 +111,10 @@ async fn two_processes_write_one_chain() {
                 .unwrap()
         })
         .collect();
+    tokio::time::sleep(PAUSE * 50).await;
     for n in 0..CHILD_EVENTS {
         store.append(event("parent", n)).await.unwrap();
+        tokio::time::sleep(PAUSE).await;
     }
     for child in children {
         let out = tokio::task::spawn_blocking(move || child.wait_with_output())

@@ -36,8 +36,16 @@ pub enum Command {
 pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let gateway = global.open()?;
     match command {
-        Command::Add { id, name, owners, by } => {
-            let owners = owners.iter().map(|o| parse_owner(o)).collect::<anyhow::Result<Vec<_>>>()?;
+        Command::Add {
+            id,
+            name,
+            owners,
+            by,
+        } => {
+            let owners = owners
+                .iter()
+                .map(|o| parse_owner(o))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let agent = Agent {
                 id: AgentId::new(id.clone())?,
                 name: name.unwrap_or(id),
@@ -45,7 +53,10 @@ pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCo
                 registered_at: mandate_gateway::now(),
             };
             if agent.owners.is_empty() {
-                eprintln!("warning: agent `{}` has no owners; it cannot be granted anything until it has", agent.id);
+                eprintln!(
+                    "warning: agent `{}` has no owners; it cannot be granted anything until it has",
+                    agent.id
+                );
             }
             gateway.register_agent(agent.clone(), &by).await?;
             println!("registered agent {}", agent.id);
@@ -56,8 +67,21 @@ pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCo
                 output::json(&agents)?;
             } else {
                 for a in agents {
-                    let owners: Vec<String> = a.owners.iter().map(|o| format!("{}={}", o.role, o.human)).collect();
-                    println!("{:<24} {:<24} owners: {}", a.id.as_str(), a.name, if owners.is_empty() { "NONE".to_owned() } else { owners.join(", ") });
+                    let owners: Vec<String> = a
+                        .owners
+                        .iter()
+                        .map(|o| format!("{}={}", o.role, o.human))
+                        .collect();
+                    println!(
+                        "{:<24} {:<24} owners: {}",
+                        a.id.as_str(),
+                        a.name,
+                        if owners.is_empty() {
+                            "NONE".to_owned()
+                        } else {
+                            owners.join(", ")
+                        }
+                    );
                 }
             }
         }
@@ -66,9 +90,12 @@ pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCo
 }
 
 fn parse_owner(text: &str) -> anyhow::Result<Owner> {
-    let (role, human) = text
-        .split_once('=')
-        .with_context(|| format!("owner `{text}` must be written `role=human`, e.g. `security=sec@corp`"))?;
+    let (role, human) = text.split_once('=').with_context(|| {
+        format!("owner `{text}` must be written `role=human`, e.g. `security=sec@corp`")
+    })?;
     let role: OwnerRole = role.parse().map_err(anyhow::Error::msg)?;
-    Ok(Owner { role, human: HumanId::new(human)? })
+    Ok(Owner {
+        role,
+        human: HumanId::new(human)?,
+    })
 }

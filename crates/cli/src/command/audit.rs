@@ -31,7 +31,11 @@ pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCo
     let gateway = global.open()?;
     let store = &gateway.store;
     match command {
-        Command::Tail { lines, follow, json } => {
+        Command::Tail {
+            lines,
+            follow,
+            json,
+        } => {
             let head = store.audit_head().await?.map_or(0, |(seq, _)| seq);
             let mut after = head.saturating_sub(lines);
             loop {

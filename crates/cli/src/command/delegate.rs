@@ -54,11 +54,16 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         purpose: args.purpose,
         by: format!("operator:{}", args.by),
     };
-    let (child, token) = gateway.delegate(&MandateId::new(args.from)?, request).await?;
+    let (child, token) = gateway
+        .delegate(&MandateId::new(args.from)?, request)
+        .await?;
     if args.json {
         output::json(&serde_json::json!({ "mandate": child, "token": token.token }))?;
     } else {
-        println!("mandate {} delegated to {} (depth {})", child.id, child.agent, child.depth);
+        println!(
+            "mandate {} delegated to {} (depth {})",
+            child.id, child.agent, child.depth
+        );
         println!("{}", token.token);
     }
     Ok(ExitCode::SUCCESS)

@@ -36,7 +36,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     prepare_dir(&args.dir)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let exe = std::env::current_exe().context("cannot find the mandate binary to start the demo upstream")?;
+    let exe = std::env::current_exe()
+        .context("cannot find the mandate binary to start the demo upstream")?;
     let config_text = format!(
         "listen = \"{addr}\"\nnode = \"demo\"\n\n[[upstream]]\nname = \"crm\"\ncommand = [{exe:?}, \"demo-upstream\"]\n\n[tools.\"crm.spawn_worker\"]\nclass = \"orchestrate\"\n",
         exe = exe.display().to_string()
@@ -44,15 +45,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::write(args.dir.join("mandate.toml"), &config_text)?;
     let config = GatewayConfig::parse(&config_text, &args.dir)?;
 
-    step(&format!("Starting the gateway on http://{addr}/mcp (data in {})", args.dir.display()));
+    step(&format!(
+        "Starting the gateway on http://{addr}/mcp (data in {})",
+        args.dir.display()
+    ));
     let (gateway, changes) = Gateway::open(config, &args.dir)?;
     let gateway = Arc::new(gateway);
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(mandate_gateway::server::serve(Arc::clone(&gateway), listener, changes, shutdown.clone()));
+    let server = tokio::spawn(mandate_gateway::server::serve(
+        Arc::clone(&gateway),
+        listener,
+        changes,
+        shutdown.clone(),
+    ));
     wait_for_catalog(&gateway).await?;
     let catalog = gateway.catalog.snapshot();
     for class in ToolClass::ALL {
-        let names: Vec<&str> = catalog.tools().filter(|t| t.radius.class == class).map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = catalog
+            .tools()
+            .filter(|t| t.radius.class == class)
+            .map(|t| t.name.as_str())
+            .collect();
         println!("  {:<12} {}", class.as_str(), names.join(", "));
     }
 
@@ -61,15 +74,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         id: AgentId::new("support-bot")?,
         name: "Support bot".to_owned(),
         owners: vec![
-            Owner { role: OwnerRole::Business, human: HumanId::new("ana@corp")? },
-            Owner { role: OwnerRole::Security, human: HumanId::new("sec@corp")? },
-            Owner { role: OwnerRole::Platform, human: HumanId::new("ops@corp")? },
+            Owner {
+                role: OwnerRole::Business,
+                human: HumanId::new("ana@corp")?,
+            },
+            Owner {
+                role: OwnerRole::Security,
+                human: HumanId::new("sec@corp")?,
+            },
+            Owner {
+                role: OwnerRole::Platform,
+                human: HumanId::new("ops@corp")?,
+            },
         ],
         registered_at: mandate_gateway::now(),
     };
     gateway.register_agent(agent, "demo").await?;
 
-    step("alice@corp grants support-bot a mandate: crm.lookup_*, crm.update_customer, crm.purge_customers; ceiling write; 8h; ticket 4521");
+    step(
+        "alice@corp grants support-bot a mandate: crm.lookup_*, crm.update_customer, crm.purge_customers; ceiling write; 8h; ticket 4521",
+    );
     let (mandate, token) = gateway
         .grant(GrantRequest {
             human: HumanId::new("alice@corp")?,
@@ -81,31 +105,81 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             budget: Some(200),
         })
         .await?;
-    println!("  mandate {} · token {}…", mandate.id, token.token.get(..24).unwrap_or_default());
+    println!(
+        "  mandate {} · token {}…",
+        mandate.id,
+        token.token.get(..24).unwrap_or_default()
+    );
 
     step("The agent connects with its token (a real MCP client over streamable HTTP)");
     let client = connect(&format!("http://{addr}/mcp"), &token.token).await?;
     let tools = client.peer().list_all_tools().await?;
-    println!("  tools/list shows {} tools: {}", tools.len(), tools.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>().join(", "));
+    println!(
+        "  tools/list shows {} tools: {}",
+        tools.len(),
+        tools
+            .iter()
+            .map(|t| t.name.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
-    call(&client, "crm.lookup_customer", serde_json::json!({ "id": "cus_002" }), "an allowed read").await;
-    call(&client, "crm.update_customer", serde_json::json!({ "id": "cus_002", "plan": "enterprise" }), "an allowed write").await;
-    call(&client, "crm.send_email", serde_json::json!({ "to": "x@example.com", "subject": "hi", "body": "…" }), "a tool outside the mandate").await;
-    call(&client, "crm.purge_customers", serde_json::json!({ "confirm": true }), "a destructive tool (organisation policy)").await;
+    call(
+        &client,
+        "crm.lookup_customer",
+        serde_json::json!({ "id": "cus_002" }),
+        "an allowed read",
+    )
+    .await;
+    call(
+        &client,
+        "crm.update_customer",
+        serde_json::json!({ "id": "cus_002", "plan": "enterprise" }),
+        "an allowed write",
+    )
+    .await;
+    call(
+        &client,
+        "crm.send_email",
+        serde_json::json!({ "to": "x@example.com", "subject": "hi", "body": "…" }),
+        "a tool outside the mandate",
+    )
+    .await;
+    call(
+        &client,
+        "crm.purge_customers",
+        serde_json::json!({ "confirm": true }),
+        "a destructive tool (organisation policy)",
+    )
+    .await;
 
     step("sec@corp revokes the mandate");
-    gateway.revoke(&mandate.id, "sec@corp", "ticket closed").await?;
-    call(&client, "crm.lookup_customer", serde_json::json!({ "id": "cus_001" }), "a read after revocation").await;
+    gateway
+        .revoke(&mandate.id, "sec@corp", "ticket closed")
+        .await?;
+    call(
+        &client,
+        "crm.lookup_customer",
+        serde_json::json!({ "id": "cus_001" }),
+        "a read after revocation",
+    )
+    .await;
     let _ = client.cancel().await;
 
     step("The audit trail");
     let events = gateway.store.events(0, 1000).await?;
     for stored in &events {
-        println!("  {}", super::audit::line(stored.seq, &stored.event()?).replace('\n', "\n  "));
+        println!(
+            "  {}",
+            super::audit::line(stored.seq, &stored.event()?).replace('\n', "\n  ")
+        );
     }
     let head = gateway.store.audit_head().await?;
     let report = mandate_audit::verify(events, head)?;
-    println!("\n✔ audit log verified: {} events, hash chain unbroken", report.events);
+    println!(
+        "\n✔ audit log verified: {} events, hash chain unbroken",
+        report.events
+    );
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     println!(
@@ -120,7 +194,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {
         let ours = dir.join("mandate.db").exists() || std::fs::read_dir(dir)?.next().is_none();
-        anyhow::ensure!(ours, "`{}` exists and is not a demo directory; pass --dir", dir.display());
+        anyhow::ensure!(
+            ours,
+            "`{}` exists and is not a demo directory; pass --dir",
+            dir.display()
+        );
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
@@ -156,7 +234,9 @@ async fn call(client: &Client, tool: &str, args: serde_json::Value, what: &str) 
         }
         Err(e) => {
             // A revoked mandate is refused at the door (HTTP 401): show the challenge's reason.
-            let why = e.auth_challenge().map_or_else(|| e.to_string(), str::to_owned);
+            let why = e
+                .auth_challenge()
+                .map_or_else(|| e.to_string(), str::to_owned);
             let why = why.split(" ({").next().unwrap_or(&why).to_owned();
             println!("  ✘ {tool} ({what}): DENIED → {why}");
         }

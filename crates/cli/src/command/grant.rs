@@ -58,9 +58,26 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             "token_expires_at": token.claims.exp,
         }))?;
     } else {
-        println!("mandate {} granted by {} to {}", mandate.id, mandate.root_human, mandate.agent);
-        println!("  tools: {}  ceiling: {}  expires {} ({})", mandate.tools.iter().map(ToolPattern::as_str).collect::<Vec<_>>().join(", "), mandate.ceiling, mandate.expires_at, output::relative(mandate.expires_at));
-        println!("access token (valid until {}):", mandate_core::Timestamp::from_secs(token.claims.exp));
+        println!(
+            "mandate {} granted by {} to {}",
+            mandate.id, mandate.root_human, mandate.agent
+        );
+        println!(
+            "  tools: {}  ceiling: {}  expires {} ({})",
+            mandate
+                .tools
+                .iter()
+                .map(ToolPattern::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+            mandate.ceiling,
+            mandate.expires_at,
+            output::relative(mandate.expires_at)
+        );
+        println!(
+            "access token (valid until {}):",
+            mandate_core::Timestamp::from_secs(token.claims.exp)
+        );
         println!("{}", token.token);
     }
     Ok(ExitCode::SUCCESS)

@@ -75,7 +75,9 @@ fn draw(
     now: mandate_core::Timestamp,
     dead: bool,
 ) {
-    let Some(kids) = children.get(&parent.id) else { return };
+    let Some(kids) = children.get(&parent.id) else {
+        return;
+    };
     let dead = dead || parent.revocation().is_some() || parent.expires_at <= now;
     for (i, kid) in kids.iter().enumerate() {
         let last = i + 1 == kids.len();
@@ -96,15 +98,26 @@ fn describe(m: &Mandate, now: mandate_core::Timestamp) -> String {
         None if m.expires_at <= now => "EXPIRED".to_owned(),
         None => "active".to_owned(),
     };
-    let budget = m.budget.map_or_else(|| format!("{} uses", m.uses), |b| format!("{}/{b} uses", m.uses));
+    let budget = m.budget.map_or_else(
+        || format!("{} uses", m.uses),
+        |b| format!("{}/{b} uses", m.uses),
+    );
     format!(
         "{} {} → {} [{}] ceiling={} tools={} expires {} · {}",
         m.id,
-        if m.depth == 0 { m.root_human.as_str() } else { "⤷" },
+        if m.depth == 0 {
+            m.root_human.as_str()
+        } else {
+            "⤷"
+        },
         m.agent,
         status,
         m.ceiling,
-        m.tools.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
+        m.tools
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         output::relative(m.expires_at),
         budget,
     )

@@ -25,7 +25,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let outcome = gateway.revoke(&id, &args.by, &args.reason).await?;
     println!("revoked mandate {id} (audit event #{})", outcome.seq);
     if !outcome.descendants.is_empty() {
-        println!("  and with it {} delegated mandate(s) below it:", outcome.descendants.len());
+        println!(
+            "  and with it {} delegated mandate(s) below it:",
+            outcome.descendants.len()
+        );
         for d in &outcome.descendants {
             println!("    {d}");
         }

@@ -35,9 +35,16 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         output::json(&tools)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} tools from {} upstreams", catalog.len(), gateway.upstreams.names().count());
+    println!(
+        "{} tools from {} upstreams",
+        catalog.len(),
+        gateway.upstreams.names().count()
+    );
     for class in ToolClass::ALL {
-        let tools: Vec<_> = catalog.tools().filter(|t| t.radius.class == class).collect();
+        let tools: Vec<_> = catalog
+            .tools()
+            .filter(|t| t.radius.class == class)
+            .collect();
         if tools.is_empty() {
             continue;
         }
@@ -50,8 +57,17 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             if t.radius.open_world {
                 flags.push("open-world");
             }
-            let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) };
-            println!("  {:<36}{:<26} class from {}", t.name.as_str(), flags, t.source);
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", flags.join(", "))
+            };
+            println!(
+                "  {:<36}{:<26} class from {}",
+                t.name.as_str(),
+                flags,
+                t.source
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -14,45 +14,119 @@ fn names(tools: &[rmcp::model::Tool]) -> BTreeSet<String> {
 async fn calls_are_filtered_decided_forwarded_and_audited() {
     let gw = Gateway::start(Upstream::Stdio);
     gw.add_agent("support-bot");
-    let (mandate, token) = gw.grant("support-bot", "crm.lookup_*,crm.update_customer,crm.purge_customers", "write", &[]);
+    let (mandate, token) = gw.grant(
+        "support-bot",
+        "crm.lookup_*,crm.update_customer,crm.purge_customers",
+        "write",
+        &[],
+    );
     let client = client_legacy(&gw.url(), &token).await.unwrap();
 
     let listed = names(&client.peer().list_all_tools().await.unwrap());
-    assert!(listed.contains("crm.lookup_customer") && listed.contains("crm.update_customer"), "{listed:?}");
-    for hidden in ["crm.list_customers", "crm.send_email", "crm.spawn_worker", "crm.get_report", "crm.read_config"] {
-        assert!(!listed.contains(hidden), "{hidden} must not be listed: {listed:?}");
+    assert!(
+        listed.contains("crm.lookup_customer") && listed.contains("crm.update_customer"),
+        "{listed:?}"
+    );
+    for hidden in [
+        "crm.list_customers",
+        "crm.send_email",
+        "crm.spawn_worker",
+        "crm.get_report",
+        "crm.read_config",
+    ] {
+        assert!(
+            !listed.contains(hidden),
+            "{hidden} must not be listed: {listed:?}"
+        );
     }
 
-    let read = call(&client, "crm.lookup_customer", serde_json::json!({"id": "cus_002"})).await.unwrap();
-    assert!(serde_json::to_string(&read.content).unwrap().contains("Grace"));
-    call(&client, "crm.update_customer", serde_json::json!({"id": "cus_002", "plan": "enterprise"})).await.unwrap();
+    let read = call(
+        &client,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_002"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        serde_json::to_string(&read.content)
+            .unwrap()
+            .contains("Grace")
+    );
+    call(
+        &client,
+        "crm.update_customer",
+        serde_json::json!({"id": "cus_002", "plan": "enterprise"}),
+    )
+    .await
+    .unwrap();
 
-    let no_grant = error_of(call(&client, "crm.send_email", serde_json::json!({"to": "a@b.c", "subject": "s", "body": "b"})).await);
+    let no_grant = error_of(
+        call(
+            &client,
+            "crm.send_email",
+            serde_json::json!({"to": "a@b.c", "subject": "s", "body": "b"}),
+        )
+        .await,
+    );
     assert_eq!(no_grant.code.0, DENIED);
-    assert!(no_grant.message.contains(&format!("mandate `{mandate}` has no grant for tool `crm.send_email`")), "{}", no_grant.message);
+    assert!(
+        no_grant.message.contains(&format!(
+            "mandate `{mandate}` has no grant for tool `crm.send_email`"
+        )),
+        "{}",
+        no_grant.message
+    );
 
-    let policy = error_of(call(&client, "crm.purge_customers", serde_json::json!({"confirm": true})).await);
+    let policy = error_of(
+        call(
+            &client,
+            "crm.purge_customers",
+            serde_json::json!({"confirm": true}),
+        )
+        .await,
+    );
     assert_eq!(policy.code.0, DENIED);
-    assert!(policy.message.contains("mandate.forbid-destructive-without-approval"), "{}", policy.message);
+    assert!(
+        policy
+            .message
+            .contains("mandate.forbid-destructive-without-approval"),
+        "{}",
+        policy.message
+    );
 
     let unknown = error_of(call(&client, "crm.no_such_tool", serde_json::json!({})).await);
     assert_eq!(unknown.code.0, DENIED);
-    assert!(unknown.message.contains("no upstream offers a tool named `crm.no_such_tool`"), "{}", unknown.message);
+    assert!(
+        unknown
+            .message
+            .contains("no upstream offers a tool named `crm.no_such_tool`"),
+        "{}",
+        unknown.message
+    );
 
     // Only the allowed calls reached the upstream.
-    assert_eq!(gw.upstream_calls(), vec!["lookup_customer", "update_customer"]);
+    assert_eq!(
+        gw.upstream_calls(),
+        vec!["lookup_customer", "update_customer"]
+    );
 
     // Every decision is in the log, naming human, agent, mandate and tool; allowed calls completed.
     let events = gw.audit();
     let decided: Vec<_> = events.iter().filter(|e| e["kind"] == "decided").collect();
-    let outcomes: Vec<(&str, &str)> = decided.iter().map(|e| (e["tool"].as_str().unwrap(), e["decision"].as_str().unwrap())).collect();
-    assert_eq!(outcomes, vec![
-        ("crm.lookup_customer", "allow"),
-        ("crm.update_customer", "allow"),
-        ("crm.send_email", "deny"),
-        ("crm.purge_customers", "deny"),
-        ("crm.no_such_tool", "deny"),
-    ]);
+    let outcomes: Vec<(&str, &str)> = decided
+        .iter()
+        .map(|e| (e["tool"].as_str().unwrap(), e["decision"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("crm.lookup_customer", "allow"),
+            ("crm.update_customer", "allow"),
+            ("crm.send_email", "deny"),
+            ("crm.purge_customers", "deny"),
+            ("crm.no_such_tool", "deny"),
+        ]
+    );
     for e in &decided {
         assert_eq!(e["human"], "alice@corp");
         assert_eq!(e["agent"], "support-bot");
@@ -60,10 +134,19 @@ async fn calls_are_filtered_decided_forwarded_and_audited() {
     }
     let completed: Vec<_> = events.iter().filter(|e| e["kind"] == "completed").collect();
     assert_eq!(completed.len(), 2);
-    assert!(completed.iter().all(|e| e["result_digest"].as_str().is_some_and(|d| d.len() == 64) && e["result_size"].as_u64().unwrap() > 0));
+    assert!(completed.iter().all(
+        |e| e["result_digest"].as_str().is_some_and(|d| d.len() == 64)
+            && e["result_size"].as_u64().unwrap() > 0
+    ));
     // The decision precedes its completion in the log.
-    let first_allow = events.iter().position(|e| e["kind"] == "decided" && e["decision"] == "allow").unwrap();
-    let first_done = events.iter().position(|e| e["kind"] == "completed").unwrap();
+    let first_allow = events
+        .iter()
+        .position(|e| e["kind"] == "decided" && e["decision"] == "allow")
+        .unwrap();
+    let first_done = events
+        .iter()
+        .position(|e| e["kind"] == "completed")
+        .unwrap();
     assert!(first_allow < first_done);
     assert!(gw.ok(&["audit", "verify"]).contains("verified"));
 }
@@ -75,9 +158,25 @@ async fn a_read_mandate_cannot_write() {
     let (mandate, token) = gw.grant("reader", "crm.*", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     let listed = names(&client.peer().list_all_tools().await.unwrap());
-    assert!(listed.contains("crm.lookup_customer") && !listed.contains("crm.update_customer"), "{listed:?}");
-    let e = error_of(call(&client, "crm.update_customer", serde_json::json!({"id": "cus_001", "plan": "free"})).await);
-    assert!(e.message.contains(&format!("is class `write`, above mandate `{mandate}`'s ceiling `read`")), "{}", e.message);
+    assert!(
+        listed.contains("crm.lookup_customer") && !listed.contains("crm.update_customer"),
+        "{listed:?}"
+    );
+    let e = error_of(
+        call(
+            &client,
+            "crm.update_customer",
+            serde_json::json!({"id": "cus_001", "plan": "free"}),
+        )
+        .await,
+    );
+    assert!(
+        e.message.contains(&format!(
+            "is class `write`, above mandate `{mandate}`'s ceiling `read`"
+        )),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,10 +186,24 @@ async fn budget_is_spent_and_then_denied() {
     let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &["--budget", "2"]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     for _ in 0..2 {
-        call(&client, "crm.lookup_customer", serde_json::json!({"id": "cus_001"})).await.unwrap();
+        call(
+            &client,
+            "crm.lookup_customer",
+            serde_json::json!({"id": "cus_001"}),
+        )
+        .await
+        .unwrap();
     }
     // The third call is refused: at authentication (chain no longer in force).
-    assert!(call(&client, "crm.lookup_customer", serde_json::json!({"id": "cus_001"})).await.is_err());
+    assert!(
+        call(
+            &client,
+            "crm.lookup_customer",
+            serde_json::json!({"id": "cus_001"})
+        )
+        .await
+        .is_err()
+    );
     assert_eq!(gw.upstream_calls().len(), 2);
 }
 
@@ -100,15 +213,48 @@ async fn revocation_from_another_process_denies_the_very_next_call() {
     gw.add_agent("bot");
     let (mandate, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
-    call(&client, "crm.lookup_customer", serde_json::json!({"id": "cus_001"})).await.unwrap();
-    gw.ok(&["revoke", &mandate, "--by", "sec@corp", "--reason", "incident 7"]);
-    let err = call(&client, "crm.lookup_customer", serde_json::json!({"id": "cus_001"})).await.unwrap_err();
+    call(
+        &client,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_001"}),
+    )
+    .await
+    .unwrap();
+    gw.ok(&[
+        "revoke",
+        &mandate,
+        "--by",
+        "sec@corp",
+        "--reason",
+        "incident 7",
+    ]);
+    let err = call(
+        &client,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_001"}),
+    )
+    .await
+    .unwrap_err();
     let challenge = err.auth_challenge().unwrap_or_default().to_owned();
-    assert!(challenge.contains("revoked by sec@corp") && challenge.contains("incident 7"), "{err} / {challenge}");
+    assert!(
+        challenge.contains("revoked by sec@corp") && challenge.contains("incident 7"),
+        "{err} / {challenge}"
+    );
     assert_eq!(gw.upstream_calls().len(), 1);
     let events = gw.audit();
-    assert!(events.iter().any(|e| e["kind"] == "mandate_revoked" && e["mandate"] == mandate.as_str()));
-    assert!(events.iter().any(|e| e["kind"] == "decided" && e["decision"] == "deny" && e["reasons"][0].as_str().unwrap().contains("revoked by sec@corp")));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "mandate_revoked" && e["mandate"] == mandate.as_str())
+    );
+    assert!(events.iter().any(|e| {
+        e["kind"] == "decided"
+            && e["decision"] == "deny"
+            && e["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains("revoked by sec@corp")
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,14 +264,46 @@ async fn http_upstream_and_both_protocol_revisions() {
     let (_, token) = gw.grant("bot", "crm.lookup_customer,crm.list_customers", "read", &[]);
 
     let legacy = client_legacy(&gw.url(), &token).await.unwrap();
-    assert_eq!(names(&legacy.peer().list_all_tools().await.unwrap()), BTreeSet::from(["crm.list_customers".to_owned(), "crm.lookup_customer".to_owned()]));
-    call(&legacy, "crm.lookup_customer", serde_json::json!({"id": "cus_003"})).await.unwrap();
+    assert_eq!(
+        names(&legacy.peer().list_all_tools().await.unwrap()),
+        BTreeSet::from([
+            "crm.list_customers".to_owned(),
+            "crm.lookup_customer".to_owned()
+        ])
+    );
+    call(
+        &legacy,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_003"}),
+    )
+    .await
+    .unwrap();
 
     let modern = client_stateless(&gw.url(), &token).await.unwrap();
-    assert_eq!(names(&modern.peer().list_all_tools().await.unwrap()).len(), 2);
-    let r = call(&modern, "crm.lookup_customer", serde_json::json!({"id": "cus_003"})).await.unwrap();
-    assert!(serde_json::to_string(&r.content).unwrap().contains("Turing"));
-    let e = error_of(call(&modern, "crm.update_customer", serde_json::json!({"id": "cus_003"})).await);
+    assert_eq!(
+        names(&modern.peer().list_all_tools().await.unwrap()).len(),
+        2
+    );
+    let r = call(
+        &modern,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_003"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        serde_json::to_string(&r.content)
+            .unwrap()
+            .contains("Turing")
+    );
+    let e = error_of(
+        call(
+            &modern,
+            "crm.update_customer",
+            serde_json::json!({"id": "cus_003"}),
+        )
+        .await,
+    );
     assert_eq!(e.code.0, DENIED);
 }
 
@@ -135,16 +313,89 @@ async fn grants_without_owners_human_or_matching_tools_are_refused() {
     gw.ok(&["agents", "add", "orphan"]);
     gw.add_agent("bot");
     let cases: [(&[&str], &str); 4] = [
-        (&["grant", "--human", "alice@corp", "--agent", "orphan", "--tools", "crm.*", "--expires", "1h", "--purpose", "p"], "has no owners"),
-        (&["grant", "--human", "alice@corp", "--agent", "bot", "--tools", "crm.lookup_custmer", "--expires", "1h", "--purpose", "p"], "matches no tool"),
-        (&["grant", "--human", "alice@corp", "--agent", "ghost", "--tools", "crm.*", "--expires", "1h", "--purpose", "p"], "is not registered"),
-        (&["grant", "--human", "alice@corp", "--agent", "bot", "--tools", "crm.*", "--expires", "0s", "--purpose", "p"], "longer than zero"),
+        (
+            &[
+                "grant",
+                "--human",
+                "alice@corp",
+                "--agent",
+                "orphan",
+                "--tools",
+                "crm.*",
+                "--expires",
+                "1h",
+                "--purpose",
+                "p",
+            ],
+            "has no owners",
+        ),
+        (
+            &[
+                "grant",
+                "--human",
+                "alice@corp",
+                "--agent",
+                "bot",
+                "--tools",
+                "crm.lookup_custmer",
+                "--expires",
+                "1h",
+                "--purpose",
+                "p",
+            ],
+            "matches no tool",
+        ),
+        (
+            &[
+                "grant",
+                "--human",
+                "alice@corp",
+                "--agent",
+                "ghost",
+                "--tools",
+                "crm.*",
+                "--expires",
+                "1h",
+                "--purpose",
+                "p",
+            ],
+            "is not registered",
+        ),
+        (
+            &[
+                "grant",
+                "--human",
+                "alice@corp",
+                "--agent",
+                "bot",
+                "--tools",
+                "crm.*",
+                "--expires",
+                "0s",
+                "--purpose",
+                "p",
+            ],
+            "longer than zero",
+        ),
     ];
     for (args, expected) in cases {
         let out = gw.mandate(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
     }
-    let out = gw.mandate(&["grant", "--agent", "bot", "--tools", "crm.*", "--expires", "1h", "--purpose", "p"]);
+    let out = gw.mandate(&[
+        "grant",
+        "--agent",
+        "bot",
+        "--tools",
+        "crm.*",
+        "--expires",
+        "1h",
+        "--purpose",
+        "p",
+    ]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--human"));
 }

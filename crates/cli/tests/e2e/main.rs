@@ -2,6 +2,14 @@
 //!
 //! One test binary (modules below) so the suite links once.
 
+// Helpers outside `#[test]` functions are test code too: failing loudly is their job.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 mod audit_tamper;

@@ -6,7 +6,7 @@ use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -43,7 +43,13 @@ impl Gateway {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let (upstream_lines, upstream_child) = match upstream {
-            Upstream::Stdio => (format!("command = [{BIN:?}, \"demo-upstream\", \"--call-log\", {:?}]", dir.path().join("calls.log")), None),
+            Upstream::Stdio => (
+                format!(
+                    "command = [{BIN:?}, \"demo-upstream\", \"--call-log\", {:?}]",
+                    dir.path().join("calls.log")
+                ),
+                None,
+            ),
             Upstream::Http => {
                 let up_port = free_port();
                 let child = Command::new(BIN)
@@ -52,7 +58,10 @@ impl Gateway {
                     .spawn()
                     .unwrap();
                 wait_http(&format!("http://127.0.0.1:{up_port}/mcp"), false);
-                (format!("url = \"http://127.0.0.1:{up_port}/mcp\""), Some(child))
+                (
+                    format!("url = \"http://127.0.0.1:{up_port}/mcp\""),
+                    Some(child),
+                )
             }
         };
         let config = dir.path().join("mandate.toml");
@@ -63,7 +72,13 @@ impl Gateway {
             ),
         )
         .unwrap();
-        let mut gw = Self { dir, port, config, serve: None, upstream: upstream_child };
+        let mut gw = Self {
+            dir,
+            port,
+            config,
+            serve: None,
+            upstream: upstream_child,
+        };
         gw.run_serve();
         gw
     }
@@ -126,30 +141,68 @@ impl Gateway {
     /// Runs a subcommand that must succeed; returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.mandate(args);
-        assert!(out.status.success(), "mandate {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mandate {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn add_agent(&self, id: &str) {
-        self.ok(&["agents", "add", id, "--owner", "business=ana@corp", "--owner", "security=sec@corp"]);
+        self.ok(&[
+            "agents",
+            "add",
+            id,
+            "--owner",
+            "business=ana@corp",
+            "--owner",
+            "security=sec@corp",
+        ]);
     }
 
     /// Grants a mandate; returns (mandate id, token).
     pub fn grant(&self, agent: &str, tools: &str, class: &str, extra: &[&str]) -> (String, String) {
-        let mut args = vec!["grant", "--human", "alice@corp", "--agent", agent, "--tools", tools, "--max-class", class, "--expires", "1h", "--purpose", "test", "--json"];
+        let mut args = vec![
+            "grant",
+            "--human",
+            "alice@corp",
+            "--agent",
+            agent,
+            "--tools",
+            tools,
+            "--max-class",
+            class,
+            "--expires",
+            "1h",
+            "--purpose",
+            "test",
+            "--json",
+        ];
         args.extend_from_slice(extra);
         let out: serde_json::Value = serde_json::from_str(&self.ok(&args)).unwrap();
-        (out["mandate"]["id"].as_str().unwrap().to_owned(), out["token"].as_str().unwrap().to_owned())
+        (
+            out["mandate"]["id"].as_str().unwrap().to_owned(),
+            out["token"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Lines the demo upstream logged, one per call it received (stdio upstream only).
     pub fn upstream_calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("calls.log")).unwrap_or_default().lines().map(str::to_owned).collect()
+        std::fs::read_to_string(self.dir.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Every audit event as JSON, oldest first.
     pub fn audit(&self) -> Vec<serde_json::Value> {
-        self.ok(&["audit", "tail", "-n", "100000", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        self.ok(&["audit", "tail", "-n", "100000", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
@@ -167,10 +220,10 @@ fn wait_http(url: &str, want_ok: bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let client = reqwest::blocking_free_client();
     while Instant::now() < deadline {
-        if let Ok(status) = client(url) {
-            if !want_ok || status == 200 {
-                return;
-            }
+        if let Ok(status) = client(url)
+            && (!want_ok || status == 200)
+        {
+            return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -186,10 +239,17 @@ mod reqwest {
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
             let mut s = std::net::TcpStream::connect(host)?;
             s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-            write!(s, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+            write!(
+                s,
+                "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            )?;
             let mut buf = String::new();
             let _ = s.read_to_string(&mut buf);
-            let code = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            let code = buf
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             Ok(code)
         }
     }
@@ -198,21 +258,33 @@ mod reqwest {
 pub type Client = RunningService<RoleClient, ()>;
 
 /// An rmcp client on the stateful revision (initialize + Mcp-Session-Id).
-pub async fn client_legacy(url: &str, token: &str) -> Result<Client, rmcp::service::ClientInitializeError> {
+pub async fn client_legacy(
+    url: &str,
+    token: &str,
+) -> Result<Client, rmcp::service::ClientInitializeError> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
     let transport = StreamableHttpClientTransport::with_client(::reqwest::Client::new(), config);
     ().serve(transport).await
 }
 
 /// An rmcp client on the stateless revision 2026-07-28 (server/discover, no session).
-pub async fn client_stateless(url: &str, token: &str) -> Result<Client, rmcp::service::ClientInitializeError> {
+pub async fn client_stateless(
+    url: &str,
+    token: &str,
+) -> Result<Client, rmcp::service::ClientInitializeError> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
     let transport = StreamableHttpClientTransport::with_client(::reqwest::Client::new(), config);
-    let mode = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+    let mode = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
     ().serve_with_lifecycle(transport, mode).await
 }
 
-pub async fn call(client: &Client, tool: &str, args: serde_json::Value) -> Result<CallToolResult, rmcp::ServiceError> {
+pub async fn call(
+    client: &Client,
+    tool: &str,
+    args: serde_json::Value,
+) -> Result<CallToolResult, rmcp::ServiceError> {
     let mut params = CallToolRequestParams::new(tool.to_owned());
     params.arguments = args.as_object().cloned();
     client.peer().call_tool(params).await
@@ -227,7 +299,12 @@ pub fn error_of(result: Result<CallToolResult, rmcp::ServiceError>) -> rmcp::Err
 }
 
 /// Posts raw JSON-RPC (stateless revision headers) and returns (status, headers, body).
-pub async fn post_raw(url: &str, token: Option<&str>, body: impl Into<::reqwest::Body>, headers: &[(&str, &str)]) -> (u16, ::reqwest::header::HeaderMap, String) {
+pub async fn post_raw(
+    url: &str,
+    token: Option<&str>,
+    body: impl Into<::reqwest::Body>,
+    headers: &[(&str, &str)],
+) -> (u16, ::reqwest::header::HeaderMap, String) {
     let mut req = ::reqwest::Client::new()
         .post(url)
         .header("content-type", "application/json")
@@ -242,8 +319,4 @@ pub async fn post_raw(url: &str, token: Option<&str>, body: impl Into<::reqwest:
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     (status, headers, resp.text().await.unwrap_or_default())
-}
-
-pub fn assert_path_exists(p: &Path) {
-    assert!(p.exists(), "{} should exist", p.display());
 }

@@ -145,3 +145,19 @@ fn org_policy_can_be_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<OrgPolicy>();
 }
+
+#[test]
+fn the_readme_examples_load() {
+    let readme = include_str!("../../README.md");
+    let examples: Vec<&str> = readme
+        .split("```cedar\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect();
+    assert_eq!(examples.len(), 3);
+    for example in examples {
+        if let Err(err) = OrgPolicy::from_sources(&[("README.md", example)]) {
+            panic!("README example does not load: {err}\n{example}");
+        }
+    }
+}
