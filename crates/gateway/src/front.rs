@@ -101,6 +101,8 @@ impl Gateway {
     /// unconditionally forbidden by policy. An agent never sees the rest.
     pub fn reachable_tools(&self, principal: &Principal) -> Vec<rmcp::model::Tool> {
         let now = crate::now();
+        let own = crate::delegate_tool::offered_to(&principal.chain)
+            .then(crate::delegate_tool::definition);
         self.catalog
             .snapshot()
             .tools()
@@ -121,6 +123,7 @@ impl Gateway {
                     )
             })
             .map(|tool| tool.definition.clone())
+            .chain(own)
             .collect()
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod delegate_tool;
 pub mod front;
 pub mod governance;
 pub mod pipeline;

@@ -27,6 +27,10 @@ pub enum CallError {
     NotRecorded,
     /// The request lacked its authenticated principal (a wiring fault).
     Unauthenticated,
+    /// The tool's arguments are malformed; the text describes the agent's own input.
+    BadArguments(String),
+    /// A requested hand-off would widen its parent.
+    DelegationRefused(Vec<mandate_core::Widening>),
 }
 
 impl From<CallError> for ErrorData {
@@ -58,6 +62,15 @@ impl From<CallError> for ErrorData {
                 "the gateway could not record this call, so it was not forwarded",
                 None,
             ),
+            CallError::BadArguments(detail) => ErrorData::invalid_params(detail, None),
+            CallError::DelegationRefused(widenings) => {
+                let texts: Vec<String> = widenings.iter().map(ToString::to_string).collect();
+                ErrorData::new(
+                    rmcp::model::ErrorCode(DENIED),
+                    format!("delegation refused by Mandate: {}", texts.join("; ")),
+                    Some(json!({ "decision": "deny", "widenings": widenings })),
+                )
+            }
             CallError::Unauthenticated => {
                 ErrorData::invalid_request("this request is not authenticated", None)
             }

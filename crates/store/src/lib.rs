@@ -6,6 +6,22 @@
 //! durably records the decision in one step, before the call is forwarded.
 //! [`SqliteStore`] is the embedded default (SQLite in WAL mode, safe to open
 //! from several processes at once); PostgreSQL comes later behind the same trait.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mandate_audit::{AuditEvent, EventKind};
+//! use mandate_core::Timestamp;
+//! use mandate_store::{SqliteStore, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(&dir.path().join("mandate.db"))?;
+//! let started = AuditEvent::new(EventKind::GatewayStarted, Timestamp::from_millis(0), "node-a".into());
+//! assert_eq!(store.append(started).await?, 1);
+//! assert_eq!(store.audit_head().await?.map(|(seq, _)| seq), Some(1));
+//! # Ok(())
+//! # }
+//! ```
 
 mod error;
 mod sqlite;
@@ -101,7 +117,8 @@ pub trait Store: Send + Sync + 'static {
     /// The write-ahead record of an allowed call: in one transaction, spends one
     /// call of every mandate in `chain` (each must be active and within budget)
     /// and appends `event`. If any mandate cannot spend, nothing changes and the
-    /// event is not appended. Durable when it returns.
+    /// event is not appended. Durable when it returns. Expiry is the caller's
+    /// check (the store has no clock); an empty chain spends nothing.
     async fn record_allowed(
         &self,
         chain: &[MandateId],

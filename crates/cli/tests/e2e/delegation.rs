@@ -134,3 +134,209 @@ async fn a_delegated_worker_is_bounded_by_and_dies_with_its_parent() {
             .contains("dead: an ancestor is revoked")
     );
 }
+
+async fn delegate(
+    client: &Client,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, rmcp::ServiceError> {
+    let result = call(client, "mandate.delegate", args).await?;
+    Ok(result.structured_content.expect("structured result"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_orchestrator_delegates_in_session_and_revocation_cascades() {
+    let gw = Gateway::start(Upstream::Stdio);
+    gw.add_agent("orchestrator");
+    gw.add_agent("worker-7");
+    let (parent, token) = gw.grant("orchestrator", "crm.*", "orchestrate", &[]);
+    let orchestrator = client_legacy(&gw.url(), &token).await.unwrap();
+    let listed: Vec<String> = orchestrator
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        listed.contains(&"mandate.delegate".to_owned()),
+        "{listed:?}"
+    );
+
+    let child = delegate(&orchestrator, serde_json::json!({
+        "agent": "worker-7", "tools": ["crm.lookup_*"], "expires_in": 600, "purpose": "look up ticket 9"
+    })).await.unwrap();
+    let worker_token = child["token"].as_str().unwrap().to_owned();
+    let child_id = child["mandate"].as_str().unwrap().to_owned();
+    assert_eq!(child["depth"], 1);
+
+    // The worker works within its child mandate, and cannot hand anything on (read ceiling).
+    let worker = client_legacy(&gw.url(), &worker_token).await.unwrap();
+    let worker_tools: Vec<String> = worker
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(worker_tools, vec!["crm.lookup_customer"]);
+    call(
+        &worker,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_004"}),
+    )
+    .await
+    .unwrap();
+    let back = error_of(delegate(&worker, serde_json::json!({
+        "agent": "orchestrator", "tools": ["crm.*"], "max_class": "orchestrate", "expires_in": 60, "purpose": "widen back"
+    })).await.map(|_| rmcp::model::CallToolResult::success(vec![])));
+    assert_eq!(back.code.0, -32003, "{}", back.message);
+
+    // Widening from the orchestrator is refused, naming the part.
+    let wide = error_of(delegate(&orchestrator, serde_json::json!({
+        "agent": "worker-7", "tools": ["crm.lookup_*"], "expires_in": 999_999, "purpose": "too long"
+    })).await.map(|_| rmcp::model::CallToolResult::success(vec![])));
+    assert!(wide.message.contains("expiry"), "{}", wide.message);
+
+    let events = gw.audit();
+    let delegated = events
+        .iter()
+        .find(|e| e["kind"] == "mandate_delegated")
+        .unwrap();
+    let chain: Vec<&str> = delegated["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(chain, vec!["orchestrator", "worker-7"]);
+    assert!(events.iter().any(|e| e["kind"] == "delegation_refused"));
+
+    gw.ok(&["revoke", &parent, "--by", "sec@corp", "--reason", "done"]);
+    let err = call(
+        &worker,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_004"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.auth_challenge()
+            .unwrap_or_default()
+            .contains("ancestor mandate"),
+        "{err}"
+    );
+    // A fresh token for the dead child is refused too.
+    let out = gw.mandate(&["token", "--mandate", &child_id]);
+    assert!(!out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_depth_limit_stops_further_hand_offs() {
+    let gw = Gateway::start_with(Upstream::Stdio, "max_delegation_depth = 1");
+    gw.add_agent("orchestrator");
+    gw.add_agent("sub-orchestrator");
+    gw.add_agent("worker");
+    let (_, token) = gw.grant("orchestrator", "crm.*", "orchestrate", &[]);
+    let top = client_legacy(&gw.url(), &token).await.unwrap();
+    let mid = delegate(&top, serde_json::json!({
+        "agent": "sub-orchestrator", "tools": ["crm.*"], "max_class": "orchestrate", "expires_in": 600, "purpose": "split work"
+    })).await.unwrap();
+    let mid_client = client_legacy(&gw.url(), mid["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    let listed: Vec<String> = mid_client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        !listed.contains(&"mandate.delegate".to_owned()),
+        "no depth left, so not offered: {listed:?}"
+    );
+    let e = error_of(
+        delegate(
+            &mid_client,
+            serde_json::json!({
+                "agent": "worker", "tools": ["crm.lookup_*"], "expires_in": 60, "purpose": "deeper"
+            }),
+        )
+        .await
+        .map(|_| rmcp::model::CallToolResult::success(vec![])),
+    );
+    assert_eq!(e.code.0, -32003, "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_ancestor_ends_its_descendants() {
+    let gw = Gateway::start(Upstream::Stdio);
+    gw.add_agent("orchestrator");
+    gw.add_agent("worker-7");
+    let out: serde_json::Value = serde_json::from_str(&gw.ok(&[
+        "grant",
+        "--human",
+        "alice@corp",
+        "--agent",
+        "orchestrator",
+        "--tools",
+        "crm.*",
+        "--max-class",
+        "orchestrate",
+        "--expires",
+        "2s",
+        "--purpose",
+        "short",
+        "--json",
+    ]))
+    .unwrap();
+    let parent = out["mandate"]["id"].as_str().unwrap().to_owned();
+    let child: serde_json::Value = serde_json::from_str(&gw.ok(&[
+        "delegate",
+        "--from",
+        &parent,
+        "--agent",
+        "worker-7",
+        "--tools",
+        "crm.lookup_*",
+        "--expires",
+        "1s",
+        "--json",
+    ]))
+    .unwrap();
+    let worker = client_legacy(&gw.url(), child["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    call(
+        &worker,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_001"}),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let err = call(
+        &worker,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_001"}),
+    )
+    .await
+    .unwrap_err();
+    // Tokens never outlive their chain, so the worker's token has died with the parent.
+    let challenge = err.auth_challenge().unwrap_or_default().to_owned();
+    assert!(challenge.contains("expired"), "{challenge}");
+    // And no fresh token is issued under the dead ancestor; the refusal names it.
+    let out = gw.mandate(&[
+        "token",
+        "--mandate",
+        child["mandate"]["id"].as_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(&format!("ancestor mandate `{parent}` expired")),
+        "{stderr}"
+    );
+}
