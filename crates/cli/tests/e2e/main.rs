@@ -16,4 +16,5 @@ mod audit_tamper;
 mod bad_input;
 mod delegation;
 mod governed_call;
+mod operator;
 mod tokens;
