@@ -10,6 +10,7 @@
 //! call to a file.
 
 mod call_log;
+mod cli;
 mod customers;
 mod fixtures;
 mod server;
@@ -25,6 +26,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::server::DemoServer;
+pub use cli::{DemoArgs, run};
 
 /// The path the HTTP server serves MCP on.
 pub const MCP_PATH: &str = "/mcp";
@@ -38,6 +40,10 @@ pub struct DemoOptions {
     /// A file to which `<tool name>\n` is appended and flushed for every
     /// `tools/call` received, before the tool runs.
     pub call_log: Option<PathBuf>,
+    /// After this long in a session, the server adds the read-only tool
+    /// `late_report` and tells the client its tool list changed (for
+    /// catalog-refresh tests).
+    pub add_tool_after: Option<std::time::Duration>,
 }
 
 /// Why the demo server could not start or stopped with an error.

@@ -1,62 +1,30 @@
 //! `mandate-demo-upstream`: runs the demo MCP server over stdio or streamable HTTP.
 //! Logs go to stderr only, because stdout is the MCP channel in stdio mode.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mandate_demo::{DemoOptions, MCP_PATH, serve_http, serve_stdio};
+use mandate_demo::{DemoArgs, run};
 use tracing_subscriber::EnvFilter;
 
-/// A demo MCP server with a fake customer database.
+/// The demo upstream MCP server: a fake customer database with tools of every blast radius.
 #[derive(Debug, Parser)]
 #[command(name = "mandate-demo-upstream", version)]
-struct Args {
-    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8931) instead of stdio.
-    #[arg(long, value_name = "ADDR")]
-    http: Option<SocketAddr>,
-    /// Put a prompt injection in the description of `lookup_customer`.
-    #[arg(long)]
-    poisoned: bool,
-    /// Append each called tool's name to this file, one per line.
-    #[arg(long, value_name = "FILE")]
-    call_log: Option<PathBuf>,
+struct Cli {
+    #[command(flatten)]
+    args: DemoArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .init();
-
-    let options = DemoOptions {
-        poisoned: args.poisoned,
-        call_log: args.call_log,
-    };
-    let result = match args.http {
-        None => serve_stdio(options).await,
-        Some(addr) => {
-            let listener = match tokio::net::TcpListener::bind(addr).await {
-                Ok(listener) => listener,
-                Err(error) => {
-                    eprintln!("error: cannot listen on {addr}: {error}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            // Print the bound address, so `--http 127.0.0.1:0` tells its port.
-            match listener.local_addr() {
-                Ok(bound) => eprintln!("listening on http://{bound}{MCP_PATH}"),
-                Err(_) => eprintln!("listening on http://{addr}{MCP_PATH}"),
-            }
-            serve_http(listener, options).await
-        }
-    };
-    match result {
+    match run(cli.args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", error_chain(&error));

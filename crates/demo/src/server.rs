@@ -4,12 +4,15 @@
 mod tools;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
-use rmcp::service::RequestContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
+    PaginatedRequestParams, Tool, ToolAnnotations,
+};
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
 use crate::call_log::CallLog;
@@ -35,6 +38,25 @@ struct State {
     /// The number of workers started so far; the next worker's id is one more.
     workers: AtomicU64,
     call_log: Option<CallLog>,
+    /// When to add `late_report`, and whether it has been added.
+    add_tool_after: Option<std::time::Duration>,
+    late_added: AtomicBool,
+}
+
+/// The name of the tool added late, when [`DemoOptions::add_tool_after`] is set.
+const LATE_TOOL: &str = "late_report";
+
+fn late_tool() -> Tool {
+    let mut tool = Tool::default();
+    tool.name = LATE_TOOL.into();
+    tool.description = Some("A report that appeared after the server started.".into());
+    let mut schema = serde_json::Map::new();
+    schema.insert("type".into(), "object".into());
+    tool.input_schema = Arc::new(schema);
+    let mut annotations = ToolAnnotations::default();
+    annotations.read_only_hint = Some(true);
+    tool.annotations = Some(annotations);
+    tool
 }
 
 impl DemoServer {
@@ -56,6 +78,8 @@ impl DemoServer {
                 customers: Customers::seeded(),
                 workers: AtomicU64::new(0),
                 call_log,
+                add_tool_after: options.add_tool_after,
+                late_added: AtomicBool::new(false),
             }),
             tool_router,
         })
@@ -94,8 +118,40 @@ impl ServerHandler for DemoServer {
         // The log line comes first, so a test counts every call that arrived,
         // including calls to unknown tools or with bad arguments.
         self.log_call(&request.name)?;
+        if request.name == LATE_TOOL && self.state.late_added.load(Ordering::Acquire) {
+            let text = ContentBlock::text("late report: all systems nominal");
+            return Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+                text,
+            ])));
+        }
         let call = ToolCallContext::new(self, request, context);
         self.tool_router.call(call).await
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let mut tools = self.tool_router.list_all();
+        if self.state.late_added.load(Ordering::Acquire) {
+            tools.push(late_tool());
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let Some(delay) = self.state.add_tool_after else {
+            return;
+        };
+        let state = Arc::clone(&self.state);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            state.late_added.store(true, Ordering::Release);
+            if let Err(error) = context.peer.notify_tool_list_changed().await {
+                tracing::warn!(%error, "cannot announce the changed tool list");
+            }
+        });
     }
 }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod delegate_tool;
 pub mod front;
 pub mod governance;
+pub mod oauth;
 pub mod pipeline;
 pub mod principal;
 mod record;

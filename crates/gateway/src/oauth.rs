@@ -61,7 +61,9 @@ pub struct ExchangeForm {
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
     /// The body is not a form, or repeats a parameter.
-    #[error("the body must be application/x-www-form-urlencoded, each parameter at most once ({0})")]
+    #[error(
+        "the body must be application/x-www-form-urlencoded, each parameter at most once ({0})"
+    )]
     MalformedForm(String),
     /// A required parameter is absent or empty.
     #[error("`{0}` is required")]
@@ -257,7 +259,10 @@ impl ExchangeRequest {
         if let Some(requested) = present(form.requested_token_type) {
             token_type(Some(requested), "requested_token_type")?;
         }
-        for target in [form.resource, form.audience].into_iter().filter_map(present) {
+        for target in [form.resource, form.audience]
+            .into_iter()
+            .filter_map(present)
+        {
             if target != audience {
                 return Err(ExchangeError::InvalidTarget(audience.to_owned()));
             }
@@ -367,10 +372,11 @@ fn parsed<T: std::str::FromStr>(text: &str, name: &'static str) -> Result<T, Exc
 where
     T::Err: std::fmt::Display,
 {
-    text.parse().map_err(|e: T::Err| ExchangeError::InvalidParameter {
-        parameter: name,
-        reason: e.to_string(),
-    })
+    text.parse()
+        .map_err(|e: T::Err| ExchangeError::InvalidParameter {
+            parameter: name,
+            reason: e.to_string(),
+        })
 }
 
 /// The holder of a presented token: verified, its mandate chain loaded, held by its subject

@@ -3,8 +3,8 @@
 //! Layers, outermost first: body limit → authentication → MCP (rmcp streamable HTTP).
 
 use crate::front::Front;
-use crate::principal;
 use crate::{Gateway, GatewayError};
+use crate::{oauth, principal};
 use axum::Router;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -13,7 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Builds the router: `/mcp` behind authentication.
+/// Builds the router: `/mcp` behind authentication; `/oauth/token` beside it (it
+/// authenticates by the tokens in its body).
 pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
     let mut config =
         StreamableHttpServerConfig::default().with_max_request_body_bytes(gw.config.max_body_bytes);
@@ -32,6 +33,8 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
             principal::authenticate,
         ))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        // RFC 8693 token exchange: outside the bearer layer.
+        .merge(oauth::router(Arc::clone(&gw)))
 }
 
 /// Hosts the MCP endpoint answers to: loopback plus the public URL's host

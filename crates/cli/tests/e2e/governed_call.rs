@@ -399,3 +399,28 @@ async fn grants_without_owners_human_or_matching_tools_are_refused() {
     ]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--human"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_upstream_tool_list_refreshes_the_catalog() {
+    let gw = Gateway::start(Upstream::StdioWith(&["--add-tool-after-ms", "1500"]));
+    gw.add_agent("bot");
+    let (_, token) = gw.grant("bot", "crm.*", "read", &[]);
+    let client = client_legacy(&gw.url(), &token).await.unwrap();
+    assert!(!names(&client.peer().list_all_tools().await.unwrap()).contains("crm.late_report"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !names(&client.peer().list_all_tools().await.unwrap()).contains("crm.late_report") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new tool never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let r = call(&client, "crm.late_report", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert!(
+        serde_json::to_string(&r.content)
+            .unwrap()
+            .contains("nominal")
+    );
+}

@@ -17,4 +17,5 @@ mod bad_input;
 mod delegation;
 mod governed_call;
 mod operator;
+mod token_exchange;
 mod tokens;

@@ -16,6 +16,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mandate");
 /// How the gateway reaches the demo upstream.
 pub enum Upstream {
     Stdio,
+    /// A stdio child with extra `demo-upstream` arguments.
+    StdioWith(&'static [&'static str]),
     /// A separate `mandate demo-upstream --http` process.
     Http,
 }
@@ -43,13 +45,20 @@ impl Gateway {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let (upstream_lines, upstream_child) = match upstream {
-            Upstream::Stdio => (
-                format!(
-                    "command = [{BIN:?}, \"demo-upstream\", \"--call-log\", {:?}]",
-                    dir.path().join("calls.log")
-                ),
-                None,
-            ),
+            Upstream::Stdio | Upstream::StdioWith(_) => {
+                let extra: &[&str] = match upstream {
+                    Upstream::StdioWith(extra) => extra,
+                    _ => &[],
+                };
+                let extra: String = extra.iter().map(|a| format!(", {a:?}")).collect();
+                let log = dir.path().join("calls.log");
+                (
+                    format!(
+                        "command = [{BIN:?}, \"demo-upstream\", \"--call-log\", {log:?}{extra}]"
+                    ),
+                    None,
+                )
+            }
             Upstream::Http => {
                 let up_port = free_port();
                 let child = Command::new(BIN)

@@ -84,24 +84,26 @@ pub fn arb_root() -> impl Strategy<Value = Mandate> {
         arb_class(),
         1i64..20_000,
         prop::option::weighted(0.6, 0u64..30),
-        0u32..=4,
+        prop_oneof![1 => Just(0u32), 5 => 1u32..=4],
     )
-        .prop_map(|(tools, ceiling, lifetime, budget, depth_remaining)| Mandate {
-            id: id(0),
-            grantor: Grantor::Human { human: alice() },
-            root_human: alice(),
-            agent: AgentId::new("root-agent").unwrap(),
-            tools,
-            ceiling,
-            issued_at: NOW,
-            expires_at: NOW.plus_millis(lifetime),
-            purpose: "root".to_owned(),
-            budget,
-            uses: 0,
-            depth: 0,
-            depth_remaining,
-            status: MandateStatus::Active,
-        })
+        .prop_map(
+            |(tools, ceiling, lifetime, budget, depth_remaining)| Mandate {
+                id: id(0),
+                grantor: Grantor::Human { human: alice() },
+                root_human: alice(),
+                agent: AgentId::new("root-agent").unwrap(),
+                tools,
+                ceiling,
+                issued_at: NOW,
+                expires_at: NOW.plus_millis(lifetime),
+                purpose: "root".to_owned(),
+                budget,
+                uses: 0,
+                depth: 0,
+                depth_remaining,
+                status: MandateStatus::Active,
+            },
+        )
 }
 
 /// A request in raw form: each dimension is either taken as drawn (and so
@@ -124,17 +126,17 @@ pub fn arb_request() -> impl Strategy<Value = RawRequest> {
     (
         (
             prop::collection::vec(arb_pattern(), 0..=3),
-            prop::option::weighted(0.7, any::<Index>()),
+            prop::option::weighted(0.85, any::<Index>()),
         ),
-        (arb_class(), prop::bool::weighted(0.7)),
-        (-100i64..25_000, prop::bool::weighted(0.7)),
+        (arb_class(), prop::bool::weighted(0.85)),
+        (-100i64..25_000, prop::bool::weighted(0.85)),
         (
             prop::option::weighted(0.5, 0u64..40),
-            prop::bool::weighted(0.7),
+            prop::bool::weighted(0.85),
         ),
         (
             prop::option::weighted(0.5, 0u32..6),
-            prop::bool::weighted(0.7),
+            prop::bool::weighted(0.85),
         ),
     )
         .prop_map(
