@@ -15,6 +15,9 @@ pub enum ChainError {
     /// The first mandate was not granted by a human.
     #[error("mandate `{0}` heads the chain but was not granted by a human")]
     RootNotHuman(MandateId),
+    /// The root mandate names a root human other than the human who granted it.
+    #[error("root mandate `{0}` names a root human other than the human who granted it")]
+    RootNotGrantor(MandateId),
     /// A mandate's parent is not the one before it.
     #[error("mandate `{child}` does not descend from `{expected}`")]
     BrokenLink {
@@ -94,8 +97,9 @@ impl fmt::Display for Inactive {
 /// A mandate and its ancestors, root first, with every link checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MandateChain {
-    // INVARIANT: non-empty; element 0 was granted by a human; each later
-    // element's parent is the one before it; all share the root human.
+    // INVARIANT: non-empty; element 0 was granted by a human and names that
+    // human as its root human (DESIGN.md 1); each later element's parent is
+    // the one before it; all share the root human.
     mandates: Vec<Mandate>,
 }
 
@@ -103,8 +107,10 @@ impl MandateChain {
     /// Checks the links of `mandates` (root first).
     pub fn new(mandates: Vec<Mandate>) -> Result<Self, ChainError> {
         let first = mandates.first().ok_or(ChainError::Empty)?;
-        if !matches!(first.grantor, Grantor::Human { .. }) {
-            return Err(ChainError::RootNotHuman(first.id.clone()));
+        match &first.grantor {
+            Grantor::Human { human } if *human == first.root_human => {}
+            Grantor::Human { .. } => return Err(ChainError::RootNotGrantor(first.id.clone())),
+            Grantor::Mandate { .. } => return Err(ChainError::RootNotHuman(first.id.clone())),
         }
         for pair in mandates.windows(2) {
             if let [parent, child] = pair {

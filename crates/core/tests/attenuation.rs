@@ -64,23 +64,23 @@ fn expected_widenings(
             requested: request.expires_at,
         });
     }
-    if let (Some(requested), Some(remaining)) = (request.budget, chain_remaining(parent)) {
-        if requested > remaining {
-            expected.push(Widening::Budget {
-                requested,
-                remaining,
-            });
-        }
+    if let (Some(requested), Some(remaining)) = (request.budget, chain_remaining(parent))
+        && requested > remaining
+    {
+        expected.push(Widening::Budget {
+            requested,
+            remaining,
+        });
     }
     if leaf.depth_remaining == 0 {
         expected.push(Widening::NoDepthLeft);
-    } else if let Some(requested) = request.depth_remaining {
-        if requested >= leaf.depth_remaining {
-            expected.push(Widening::Depth {
-                requested,
-                parent: leaf.depth_remaining,
-            });
-        }
+    } else if let Some(requested) = request.depth_remaining
+        && requested >= leaf.depth_remaining
+    {
+        expected.push(Widening::Depth {
+            requested,
+            parent: leaf.depth_remaining,
+        });
     }
     expected
 }
@@ -275,11 +275,11 @@ proptest! {
                 expected.push(Widening::Tool { pattern: outside, parent: leaf.tools.clone() });
             }
         }
-        if let Some(c) = widen.ceiling {
-            if c > leaf.ceiling {
-                request.ceiling = c;
-                expected.push(Widening::Ceiling { requested: c, parent: leaf.ceiling });
-            }
+        if let Some(c) = widen.ceiling
+            && c > leaf.ceiling
+        {
+            request.ceiling = c;
+            expected.push(Widening::Ceiling { requested: c, parent: leaf.ceiling });
         }
         if let Some(by) = widen.expiry_by {
             request.expires_at = chain.expires_at().plus_millis(by);
@@ -304,6 +304,34 @@ proptest! {
         for w in &expected {
             prop_assert!(refused.contains(w), "missing {w:?} in {refused:?}");
             roundtrip(w)?;
+        }
+    }
+
+    // A stored leaf recorded wider than its ancestors (later expiry, bigger
+    // budget) still cannot hand on more than the whole chain allows: expiry and
+    // budget limits come from every mandate of the chain, not the leaf alone.
+    #[test]
+    fn limits_come_from_the_whole_chain_even_when_the_leaf_is_wider(
+        tree in arb_tree(),
+        at in any::<Index>(),
+        later_by in 0i64..50_000,
+        leaf_budget in prop::option::of(0u64..100),
+        raw in arb_request(),
+    ) {
+        let node = at.index(tree.nodes.len());
+        let mut mandates = tree.chain(node).mandates().to_vec();
+        let leaf = mandates.last_mut().unwrap();
+        leaf.expires_at = leaf.expires_at.plus_millis(later_by);
+        leaf.budget = leaf_budget;
+        let chain = MandateChain::new(mandates).unwrap();
+        let request = raw.resolve(&chain, NOW);
+        if let Ok(child) = attenuate(&chain, request, id(99), NOW) {
+            for m in chain.mandates() {
+                prop_assert!(child.expires_at <= m.expires_at, "child outlives {}", m.id);
+                if let Some(r) = m.remaining_budget() {
+                    prop_assert!(child.budget.is_some_and(|b| b <= r), "child budget {:?} > {}'s {}", child.budget, m.id, r);
+                }
+            }
         }
     }
 
@@ -470,7 +498,7 @@ fn a_child_inherits_the_least_remaining_budget_of_its_chain() {
 }
 
 #[test]
-fn a_raw_request_is_only_a_helper() {
+fn the_request_helper_clamps_to_the_parent() {
     // Keeps the helper's clamping honest: a fully narrowed request from a
     // delegating parent is accepted.
     let chain = {

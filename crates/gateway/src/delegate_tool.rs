@@ -4,12 +4,12 @@
 //! Offered only to mandates with an `orchestrate` ceiling and delegation depth left.
 
 use crate::Gateway;
+use crate::governance::GovernanceError;
 use crate::principal::Principal;
-use crate::record;
 use crate::rescue::CallError;
-use mandate_core::{AgentId, ChildRequest, Decision, MandateChain, ToolClass, ToolPattern};
-use mandate_policy::decide_delegation;
-use mandate_store::Spend;
+use mandate_core::{
+    AgentId, ChildRequest, Decision, DenyReason, MandateChain, ToolClass, ToolPattern,
+};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -73,12 +73,11 @@ pub fn offered_to(chain: &MandateChain) -> bool {
 }
 
 impl Gateway {
-    /// Runs `mandate.delegate` for a principal: decide, record, attenuate, issue.
+    /// Runs `mandate.delegate` for a principal: the hand-off's own checks, recorded, then the token.
     pub(crate) async fn delegate_in_session(
         &self,
         principal: &Principal,
         arguments: Option<JsonObject>,
-        args_digest: &str,
     ) -> Result<CallToolResult, CallError> {
         let args: DelegateArgs =
             serde_json::from_value(serde_json::Value::Object(arguments.unwrap_or_default()))
@@ -91,36 +90,9 @@ impl Gateway {
             .map(ToolPattern::new)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| CallError::BadArguments(e.to_string()))?;
-        // 1. Decide: the mandate may orchestrate, and the organisation allows this hand-off.
+        // The hand-off's own path decides (ceiling, organisation policy, attenuation),
+        // records the child or the refusal, and issues the worker's token.
         let chain = &principal.chain;
-        let decision = if !offered_to(chain) {
-            Decision::Deny(vec![mandate_core::DenyReason::AboveCeiling {
-                mandate: chain.leaf().id.clone(),
-                tool: delegate_tool_name(),
-                class: ToolClass::Orchestrate,
-                ceiling: chain.leaf().ceiling,
-            }])
-        } else {
-            decide_delegation(&self.policy, chain, &worker)
-                .err()
-                .unwrap_or(Decision::Allow)
-        };
-        if decision != Decision::Allow {
-            let event = record::decided(self, principal, NAME, None, args_digest, &decision);
-            self.store
-                .append(event)
-                .await
-                .map_err(|_| CallError::NotRecorded)?;
-            return Err(CallError::Refused(decision));
-        }
-        // 2. Write ahead, spending one call from the chain's budgets.
-        let ids: Vec<_> = chain.mandates().iter().map(|m| m.id.clone()).collect();
-        let event = record::decided(self, principal, NAME, None, args_digest, &Decision::Allow);
-        match self.store.record_allowed(&ids, event).await {
-            Ok(Spend::Recorded { .. }) => {}
-            Ok(Spend::Refused { .. }) | Err(_) => return Err(CallError::NotRecorded),
-        }
-        // 3. Attenuate and record the child (a refused widening is audited there).
         let lasts = i64::try_from(args.expires_in.saturating_mul(1000)).unwrap_or(i64::MAX);
         let request = ChildRequest {
             agent: worker,
@@ -132,22 +104,10 @@ impl Gateway {
             purpose: args.purpose,
             by: chain.leaf().agent.to_string(),
         };
-        let (child, token) =
-            self.delegate(&chain.leaf().id, request)
-                .await
-                .map_err(|e| match e {
-                    crate::governance::GovernanceError::Widening(w) => {
-                        CallError::DelegationRefused(w)
-                    }
-                    crate::governance::GovernanceError::UnknownAgent(a)
-                    | crate::governance::GovernanceError::NoOwners(a) => CallError::BadArguments(
-                        format!("agent `{a}` is not registered with owners"),
-                    ),
-                    other => {
-                        tracing::error!(error = %other, "delegation failed");
-                        CallError::NotRecorded
-                    }
-                })?;
+        let (child, token) = self
+            .delegate(&chain.leaf().id, request)
+            .await
+            .map_err(refusal)?;
         let reply = serde_json::json!({
             "mandate": child.id,
             "agent": child.agent,
@@ -159,6 +119,42 @@ impl Gateway {
         let mut result = CallToolResult::success(vec![ContentBlock::text(reply.to_string())]);
         result.structured_content = Some(reply);
         Ok(result)
+    }
+}
+
+/// What a refused hand-off means to the agent that asked.
+fn refusal(error: GovernanceError) -> CallError {
+    match error {
+        GovernanceError::Widening(w) => CallError::DelegationRefused(w),
+        GovernanceError::CannotOrchestrate { mandate, ceiling } => {
+            CallError::Refused(Decision::Deny(vec![DenyReason::AboveCeiling {
+                mandate,
+                tool: delegate_tool_name(),
+                class: ToolClass::Orchestrate,
+                ceiling,
+            }]))
+        }
+        GovernanceError::Forbidden(policies) => {
+            CallError::Refused(Decision::Deny(vec![DenyReason::ForbiddenByPolicy {
+                policies,
+            }]))
+        }
+        GovernanceError::UnknownAgent(a) | GovernanceError::NoOwners(a) => {
+            CallError::BadArguments(format!("agent `{a}` is not registered with owners"))
+        }
+        GovernanceError::NotInForce(inactive) => {
+            CallError::Refused(Decision::Deny(vec![DenyReason::NotInForce(inactive)]))
+        }
+        GovernanceError::ExpiryPassed
+        | GovernanceError::NoTools
+        | GovernanceError::MatchesNothing(_) => CallError::BadArguments(error.to_string()),
+        GovernanceError::UnknownMandate(_)
+        | GovernanceError::Store(_)
+        | GovernanceError::Token(_)
+        | GovernanceError::BrokenChain(_) => {
+            tracing::error!(error = %error, "delegation failed");
+            CallError::NotRecorded
+        }
     }
 }
 

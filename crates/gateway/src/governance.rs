@@ -9,6 +9,7 @@ use mandate_core::{
     Agent, AgentId, ChildRequest, Grantor, HumanId, Inactive, Mandate, MandateChain, MandateId,
     MandateStatus, Revocation, ToolClass, ToolPattern, Widening, attenuate,
 };
+use mandate_policy::decide_delegation;
 use mandate_store::{RevokeOutcome, StoreError};
 use std::time::Duration;
 
@@ -36,6 +37,19 @@ pub enum GovernanceError {
     /// The mandate chain is not in force.
     #[error("{0}")]
     NotInForce(Inactive),
+    /// The parent mandate may not hand on: delegating is an `orchestrate` action.
+    #[error(
+        "mandate `{mandate}` has ceiling `{ceiling}`; handing on a mandate needs `orchestrate`"
+    )]
+    CannotOrchestrate {
+        /// The parent mandate.
+        mandate: MandateId,
+        /// Its ceiling.
+        ceiling: ToolClass,
+    },
+    /// The organisation's policies forbid this hand-off.
+    #[error("forbidden by organisation policy {}", .0.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))]
+    Forbidden(Vec<String>),
     /// The requested child would be wider than its parent.
     #[error("delegation refused: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Widening(Vec<Widening>),
@@ -194,22 +208,42 @@ impl Gateway {
         if worker.owners.is_empty() {
             return Err(GovernanceError::NoOwners(worker.id));
         }
-        let by = request.by.clone();
-        let child = match attenuate(&chain, request, new_mandate_id(), crate::now()) {
-            Ok(child) => child,
-            Err(widenings) => {
-                let mut event = self.event(EventKind::DelegationRefused);
-                event.human = Some(chain.root_human().clone());
-                event.agent = Some(chain.leaf().agent.clone());
-                event.mandate = Some(chain.leaf().id.clone());
-                event.chain = chain.links();
-                event.decision = Some("deny".to_owned());
-                event.reasons = widenings.iter().map(ToString::to_string).collect();
-                event.detail = Some(serde_json::json!({ "by": by, "worker": worker.id }));
-                self.store.append(event).await?;
-                return Err(GovernanceError::Widening(widenings));
-            }
+        // Delegating is itself an `orchestrate` action, whoever performs it; then the
+        // organisation's policies; then attenuation. Every refusal is audited.
+        let refusal = if chain.leaf().ceiling < ToolClass::Orchestrate {
+            Some(GovernanceError::CannotOrchestrate {
+                mandate: chain.leaf().id.clone(),
+                ceiling: chain.leaf().ceiling,
+            })
+        } else {
+            decide_delegation(&self.policy, &chain, &worker.id)
+                .err()
+                .map(|decision| GovernanceError::Forbidden(policies_of(&decision)))
         };
+        let by = request.by.clone();
+        let refusal = match refusal {
+            Some(refusal) => refusal,
+            None => match attenuate(&chain, request, new_mandate_id(), crate::now()) {
+                Ok(child) => return self.record_child(&chain, child).await,
+                Err(widenings) => GovernanceError::Widening(widenings),
+            },
+        };
+        let mut event = self.event(EventKind::DelegationRefused).with_chain(&chain);
+        event.decision = Some("deny".to_owned());
+        event.reasons = match &refusal {
+            GovernanceError::Widening(w) => w.iter().map(ToString::to_string).collect(),
+            other => vec![other.to_string()],
+        };
+        event.detail = Some(serde_json::json!({ "by": by, "worker": worker.id }));
+        self.store.append(event).await?;
+        Err(refusal)
+    }
+
+    async fn record_child(
+        &self,
+        chain: &MandateChain,
+        child: Mandate,
+    ) -> Result<(Mandate, IssuedToken), GovernanceError> {
         let mut links = chain.mandates().to_vec();
         links.push(child.clone());
         let child_chain =
@@ -260,4 +294,18 @@ fn act_chain(chain: &MandateChain) -> Option<mandate_auth::Actor> {
             act: inner.map(Box::new),
         })
     })
+}
+
+/// The policy ids a refusal names.
+fn policies_of(decision: &mandate_core::Decision) -> Vec<String> {
+    match decision {
+        mandate_core::Decision::Deny(reasons) => reasons
+            .iter()
+            .flat_map(|r| match r {
+                mandate_core::DenyReason::ForbiddenByPolicy { policies } => policies.clone(),
+                other => vec![other.to_string()],
+            })
+            .collect(),
+        other => other.reason_texts(),
+    }
 }

@@ -1,19 +1,16 @@
 //! RFC 8693 token exchange at `POST /oauth/token`: an orchestrator trades its access token and
 //! a worker's for a narrower child mandate, recorded, and the worker's token under it.
 
-use crate::principal::Principal;
-use crate::{Gateway, record};
+use crate::Gateway;
+use crate::principal::{Principal, TokenRefusal, resolve};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, Form, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use http::{HeaderValue, StatusCode, header};
-use mandate_audit::{AuditEvent, EventKind};
 use mandate_auth::IssuedToken;
-use mandate_core::{
-    AgentId, ChildRequest, MandateChain, MandateId, Timestamp, ToolClass, ToolPattern,
-};
+use mandate_core::{AgentId, ChildRequest, MandateChain, Timestamp, ToolClass, ToolPattern};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -106,7 +103,7 @@ pub enum ExchangeError {
     },
     /// The subject's mandate may not hand on at all: its ceiling is below `orchestrate`.
     #[error(
-        "the subject_token's mandate has ceiling `{0}`; handing on a mandate needs `orchestrate`"
+        "the `subject_token`'s mandate has ceiling `{0}`; handing on a mandate needs `orchestrate`"
     )]
     NoOrchestrateCeiling(ToolClass),
     /// The organisation's policies forbid this hand-off.
@@ -210,9 +207,8 @@ async fn exchange(gw: &Gateway, form: ExchangeForm) -> Result<Exchanged, Exchang
     // For whom: the worker, proven by a token of its own on a chain in force.
     let actor = holder(gw, "actor_token", &request.actor_token, now).await?;
     let worker = actor.chain.leaf().agent.clone();
-    // May the orchestrator hand on at all: ceiling `orchestrate`, and Cedar's `delegate`.
-    may_delegate(gw, &subject, &worker).await?;
-    // Attenuation, the recorded child and its audit event, and the worker's token.
+    // The hand-off's own checks (ceiling `orchestrate`, Cedar's `delegate`, attenuation),
+    // the recorded child or the audited refusal, and the worker's token.
     let scope = request.scope();
     let orchestrator = subject.chain.leaf().agent.clone();
     let child = request.into_child(worker, &subject.chain, now);
@@ -379,77 +375,24 @@ where
         })
 }
 
-/// The holder of a presented token: verified, its mandate chain loaded, held by its subject
-/// and in force. A genuine token on a dead chain is audited, as at the `/mcp` door.
+/// The holder of a presented token, resolved as at the `/mcp` door (and audited the same way).
 async fn holder(
     gw: &Gateway,
     which: &'static str,
     token: &str,
     now: Timestamp,
 ) -> Result<Principal, ExchangeError> {
-    let bad = |reason: &'static str| ExchangeError::BadToken { which, reason };
-    let verified = gw
-        .tokens
-        .verifier
-        .verify(token, now.as_secs())
-        .map_err(|e| bad(e.public_reason()))?;
-    let unknown = "its mandate is unknown";
-    let id = MandateId::new(verified.claims().mandate.clone()).map_err(|_| bad(unknown))?;
-    let mandates = gw
-        .store
-        .chain(&id)
+    resolve(gw, token, now)
         .await
-        .map_err(|e| internal("cannot load a mandate chain", &e))?
-        .ok_or_else(|| bad(unknown))?;
-    let chain = MandateChain::new(mandates)
-        .map_err(|e| internal("stored mandate chain is inconsistent", &e))?;
-    if chain.leaf().agent.as_str() != verified.claims().sub {
-        return Err(bad("its subject does not hold its mandate"));
-    }
-    let principal = Principal {
-        token: Arc::new(verified),
-        chain: Arc::new(chain),
-    };
-    if let Err(inactive) = principal.chain.check_in_force(now) {
-        let why = inactive.to_string();
-        append(gw, record::refused_token(gw, &principal, &why)).await;
-        return Err(ExchangeError::NotInForce { which, why });
-    }
-    Ok(principal)
-}
-
-/// The exchange is itself an `orchestrate` action: the subject's ceiling must reach it, and
-/// the organisation's policies must permit handing on to `worker`. Refusals are audited.
-async fn may_delegate(
-    gw: &Gateway,
-    subject: &Principal,
-    worker: &AgentId,
-) -> Result<(), ExchangeError> {
-    let chain = &subject.chain;
-    let ceiling = chain.leaf().ceiling;
-    let refusal = if ceiling < ToolClass::Orchestrate {
-        ExchangeError::NoOrchestrateCeiling(ceiling)
-    } else {
-        match mandate_policy::decide_delegation(&gw.policy, chain, worker) {
-            Ok(()) => return Ok(()),
-            Err(decision) => ExchangeError::Forbidden(decision.reason_texts().join("; ")),
-        }
-    };
-    let mut event = AuditEvent::new(
-        EventKind::DelegationRefused,
-        crate::now(),
-        gw.config.node.clone(),
-    )
-    .with_chain(chain);
-    event.session = Some(subject.session().to_owned());
-    event.decision = Some("deny".to_owned());
-    event.reasons = vec![refusal.to_string()];
-    event.detail = Some(serde_json::json!({
-        "by": format!("token-exchange:{}", chain.leaf().agent),
-        "worker": worker,
-    }));
-    append(gw, event).await;
-    Err(refusal)
+        .map_err(|refusal| match refusal {
+            TokenRefusal::Invalid(reason) => ExchangeError::BadToken { which, reason },
+            TokenRefusal::UnknownMandate => ExchangeError::BadToken {
+                which,
+                reason: "its mandate is unknown",
+            },
+            TokenRefusal::NotInForce(why) => ExchangeError::NotInForce { which, why },
+            TokenRefusal::Unavailable => ExchangeError::Internal,
+        })
 }
 
 /// What `Gateway::delegate`'s refusal means to the client. Internal failures are logged
@@ -458,6 +401,8 @@ fn refused(error: crate::governance::GovernanceError) -> ExchangeError {
     use crate::governance::GovernanceError as G;
     match error {
         G::Widening(_) => ExchangeError::Widening(error.to_string()),
+        G::CannotOrchestrate { ceiling, .. } => ExchangeError::NoOrchestrateCeiling(ceiling),
+        G::Forbidden(_) => ExchangeError::Forbidden(error.to_string()),
         G::UnknownAgent(_) => ExchangeError::UnknownWorker,
         G::NoOwners(_) => ExchangeError::WorkerWithoutOwners,
         G::UnknownMandate(_) => ExchangeError::BadToken {
@@ -482,11 +427,4 @@ fn refused(error: crate::governance::GovernanceError) -> ExchangeError {
 fn internal(what: &str, error: &dyn std::fmt::Display) -> ExchangeError {
     tracing::error!(error = %error, "token exchange: {what}");
     ExchangeError::Internal
-}
-
-/// Appends an audit event; a failure to audit a refusal is logged, the refusal stands.
-async fn append(gw: &Gateway, event: AuditEvent) {
-    if let Err(e) = gw.store.append(event).await {
-        tracing::error!(error = %e, "cannot audit a refused token exchange");
-    }
 }

@@ -27,9 +27,7 @@ impl Gateway {
         let args_digest = digest_arguments(arguments.as_ref());
         // 0. The gateway's own tool: a hand-off to a worker, decided and recorded on its own path.
         if name == crate::delegate_tool::NAME {
-            return self
-                .delegate_in_session(principal, arguments, &args_digest)
-                .await;
+            return self.delegate_in_session(principal, arguments).await;
         }
         // 1. Resolve the tool in the catalog (unknown tools are denied, and audited).
         let catalog = self.catalog.snapshot();

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use mandate_auth::VerifiedToken;
-use mandate_core::{MandateChain, MandateId};
+use mandate_core::{MandateChain, MandateId, Timestamp};
 use std::sync::Arc;
 
 /// An authenticated agent: a verified token and its mandate chain, in force when the request arrived.
@@ -28,38 +28,55 @@ impl Principal {
     }
 }
 
-/// Why a request was not authenticated. Each maps to a 401 with a safe description.
+/// Why a presented token does not make a principal. Every text is safe to show an agent.
+#[derive(Debug)]
+pub(crate) enum TokenRefusal {
+    /// The token failed verification (signature, algorithm, audience, expiry…).
+    Invalid(&'static str),
+    /// The token names a mandate the store does not hold, or one its subject does not hold.
+    UnknownMandate,
+    /// The token is genuine but its mandate chain is not in force: which mandate, and why.
+    NotInForce(String),
+    /// The store could not be read; details are in the log.
+    Unavailable,
+}
+
+impl TokenRefusal {
+    fn description(&self) -> String {
+        match self {
+            TokenRefusal::Invalid(reason) => (*reason).to_owned(),
+            TokenRefusal::UnknownMandate => "the token's mandate is unknown".to_owned(),
+            TokenRefusal::NotInForce(why) => why.clone(),
+            TokenRefusal::Unavailable => "the gateway cannot check this token right now".to_owned(),
+        }
+    }
+}
+
+/// Why a request was not authenticated: a 401 with a challenge.
 #[derive(Debug)]
 enum Refusal {
     NoToken,
-    BadToken(&'static str),
-    UnknownMandate,
-    NotInForce(String),
+    Token(TokenRefusal),
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         // RFC 6750 §3: no `error` when the request carried no credentials.
-        let challenge = match &self {
-            Refusal::NoToken => "Bearer realm=\"mandate\"".to_owned(),
-            Refusal::BadToken(reason) => format!(
-                "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"{reason}\""
+        let (challenge, detail) = match &self {
+            Refusal::NoToken => (
+                "Bearer realm=\"mandate\"".to_owned(),
+                "a bearer token is required".to_owned(),
             ),
-            Refusal::UnknownMandate => "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"the token's mandate is unknown\"".to_owned(),
-            Refusal::NotInForce(why) => format!(
-                "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"{}\"",
-                why.replace(['"', '\\'], "'")
-            ),
-        };
-        let body = serde_json::json!({
-            "error": "unauthorized",
-            "detail": match &self {
-                Refusal::NoToken => "a bearer token is required".to_owned(),
-                Refusal::BadToken(reason) => (*reason).to_owned(),
-                Refusal::UnknownMandate => "the token's mandate is unknown".to_owned(),
-                Refusal::NotInForce(why) => why.clone(),
+            Refusal::Token(refusal) => {
+                let detail = refusal.description();
+                let challenge = format!(
+                    "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"{}\"",
+                    detail.replace(['"', '\\'], "'")
+                );
+                (challenge, detail)
             }
-        });
+        };
+        let body = serde_json::json!({ "error": "unauthorized", "detail": detail });
         let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
             response
@@ -79,9 +96,12 @@ pub async fn authenticate(
 ) -> Response {
     // Owned before any await: a borrowed request would make this future non-`Send`.
     let token = bearer(&request).map(str::to_owned);
-    let principal = match principal(&gw, token.as_deref()).await {
-        Ok(p) => p,
-        Err(refusal) => return refusal.into_response(),
+    let principal = match token {
+        None => return Refusal::NoToken.into_response(),
+        Some(token) => match resolve(&gw, &token, crate::now()).await {
+            Ok(p) => p,
+            Err(refusal) => return Refusal::Token(refusal).into_response(),
+        },
     };
     let method = request.method().clone();
     request.extensions_mut().insert(principal.clone());
@@ -96,32 +116,34 @@ pub async fn authenticate(
     response
 }
 
-async fn principal(gw: &Gateway, token: Option<&str>) -> Result<Principal, Refusal> {
-    let token = token.ok_or(Refusal::NoToken)?;
-    let now = crate::now();
+/// Resolves a presented token into a principal: verified, its mandate chain loaded, held
+/// by its subject, and in force at `now`. A genuine token on a dead chain is audited.
+pub(crate) async fn resolve(
+    gw: &Gateway,
+    token: &str,
+    now: Timestamp,
+) -> Result<Principal, TokenRefusal> {
     let verified = gw
         .tokens
         .verifier
         .verify(token, now.as_secs())
-        .map_err(|e| Refusal::BadToken(e.public_reason()))?;
-    let mandate =
-        MandateId::new(verified.claims().mandate.clone()).map_err(|_| Refusal::UnknownMandate)?;
+        .map_err(|e| TokenRefusal::Invalid(e.public_reason()))?;
+    let mandate = MandateId::new(verified.claims().mandate.clone())
+        .map_err(|_| TokenRefusal::UnknownMandate)?;
     let mandates = match gw.store.chain(&mandate).await {
         Ok(Some(m)) => m,
-        Ok(None) => return Err(Refusal::UnknownMandate),
+        Ok(None) => return Err(TokenRefusal::UnknownMandate),
         Err(e) => {
             tracing::error!(error = %e, "cannot load a mandate chain");
-            return Err(Refusal::BadToken(
-                "the gateway cannot check this token right now",
-            ));
+            return Err(TokenRefusal::Unavailable);
         }
     };
     let chain = MandateChain::new(mandates).map_err(|e| {
         tracing::error!(error = %e, "stored mandate chain is inconsistent");
-        Refusal::UnknownMandate
+        TokenRefusal::Unavailable
     })?;
     if chain.leaf().agent.as_str() != verified.claims().sub {
-        return Err(Refusal::BadToken(
+        return Err(TokenRefusal::Invalid(
             "the token's subject does not hold its mandate",
         ));
     }
@@ -135,7 +157,7 @@ async fn principal(gw: &Gateway, token: Option<&str>) -> Result<Principal, Refus
         if let Err(e) = gw.store.append(event).await {
             tracing::error!(error = %e, "cannot audit a refused token");
         }
-        return Err(Refusal::NotInForce(why));
+        return Err(TokenRefusal::NotInForce(why));
     }
     Ok(principal)
 }

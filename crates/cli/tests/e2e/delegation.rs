@@ -8,20 +8,35 @@ async fn a_delegated_worker_is_bounded_by_and_dies_with_its_parent() {
     let gw = Gateway::start(Upstream::Stdio);
     gw.add_agent("orchestrator");
     gw.add_agent("worker-7");
+    gw.add_agent("clerk");
+    let (clerk, _) = gw.grant("clerk", "crm.lookup_*", "write", &[]);
     let (parent, _) = gw.grant(
         "orchestrator",
         "crm.lookup_*,crm.update_customer",
-        "write",
+        "orchestrate",
         &["--budget", "10"],
     );
 
     // Widening in any dimension is refused, naming the part, and audited.
-    let widen: [(&[&str], &str); 3] = [
+    // Handing on is an `orchestrate` action: a write-ceiling mandate cannot.
+    let out = gw.mandate(&[
+        "delegate",
+        "--from",
+        &clerk,
+        "--agent",
+        "worker-7",
+        "--tools",
+        "crm.lookup_*",
+        "--expires",
+        "5m",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("needs `orchestrate`"),
+        "{stderr}"
+    );
+    let widen: [(&[&str], &str); 2] = [
         (&["--tools", "crm.*"], "tools: `crm.*`"),
-        (
-            &["--tools", "crm.lookup_*", "--max-class", "orchestrate"],
-            "ceiling",
-        ),
         (&["--tools", "crm.lookup_*", "--budget", "11"], "budget"),
     ];
     for (extra, expected) in widen {

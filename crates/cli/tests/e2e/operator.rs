@@ -26,7 +26,7 @@ forbid (principal, action == Mandate::Action::"call_tool", resource) when { cont
     let (parent, token) = gw.grant(
         "bot",
         "crm.lookup_customer,crm.list_customers,crm.update_customer",
-        "write",
+        "orchestrate",
         &[],
     );
     let client = client_legacy(&gw.url(), &token).await.unwrap();
