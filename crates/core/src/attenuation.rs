@@ -3,8 +3,8 @@
 //! A child is a subset of its parent in every dimension; any widening is refused.
 
 use crate::{
-    AgentId, Grantor, Inactive, Mandate, MandateChain, MandateId, MandateStatus, Timestamp,
-    ToolClass, ToolPattern,
+    AgentId, ArgConstraint, Grantor, Inactive, Mandate, MandateChain, MandateId, MandateStatus,
+    Timestamp, ToolClass, ToolPattern,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -18,6 +18,8 @@ pub struct ChildRequest {
     pub tools: Vec<ToolPattern>,
     /// Its class ceiling.
     pub ceiling: ToolClass,
+    /// Limits on arguments it adds (its ancestors' limits apply to it regardless).
+    pub constraints: Vec<ArgConstraint>,
     /// When it ends.
     pub expires_at: Timestamp,
     /// Its call budget (`None`: whatever the chain has left).
@@ -58,6 +60,13 @@ pub enum Widening {
         requested: Timestamp,
         /// The chain's earliest expiry.
         limit: Timestamp,
+    },
+    /// A child constraint admits values an ancestor's constraint on the same argument refuses.
+    Constraint {
+        /// The child's constraint.
+        requested: ArgConstraint,
+        /// The ancestor's.
+        parent: ArgConstraint,
     },
     /// The child's expiry is not in the future.
     ExpiryPassed {
@@ -104,6 +113,10 @@ impl fmt::Display for Widening {
                 f,
                 "expiry: {requested} is later than the chain's expiry {limit}"
             ),
+            Widening::Constraint { requested, parent } => write!(
+                f,
+                "constraints: `{requested}` is looser than the parent's `{parent}`"
+            ),
             Widening::ExpiryPassed { requested } => {
                 write!(f, "expiry: {requested} is not in the future")
             }
@@ -147,6 +160,19 @@ pub fn attenuate(
             widenings.push(Widening::Tool {
                 pattern: pattern.clone(),
                 parent: leaf.tools.clone(),
+            });
+        }
+    }
+    for requested in &request.constraints {
+        let looser = parent
+            .mandates()
+            .iter()
+            .flat_map(|m| &m.constraints)
+            .find(|p| requested.overlaps(p) && !requested.rule_implies(p));
+        if let Some(looser) = looser {
+            widenings.push(Widening::Constraint {
+                requested: requested.clone(),
+                parent: looser.clone(),
             });
         }
     }
@@ -214,6 +240,7 @@ pub fn attenuate(
         agent: request.agent,
         tools: request.tools,
         ceiling: request.ceiling,
+        constraints: request.constraints,
         issued_at: now,
         expires_at: request.expires_at,
         purpose: request.purpose,

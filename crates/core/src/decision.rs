@@ -2,7 +2,7 @@
 //!
 //! Reasons are written for the operator who has to act on them.
 
-use crate::{Inactive, MandateId, ToolClass, ToolName, ToolPattern};
+use crate::{ArgConstraint, Inactive, MandateId, ToolClass, ToolName, ToolPattern};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -64,6 +64,15 @@ pub enum DenyReason {
         /// The mandate's ceiling.
         ceiling: ToolClass,
     },
+    /// An argument breaks a constraint of the mandate's.
+    ArgumentConstraint {
+        /// The mandate whose constraint it is.
+        mandate: MandateId,
+        /// The tool called.
+        tool: ToolName,
+        /// The constraint.
+        constraint: ArgConstraint,
+    },
     /// The organisation's policies forbid the call.
     ForbiddenByPolicy {
         /// The ids of the policies that forbade it, or that failed to evaluate.
@@ -100,6 +109,15 @@ impl fmt::Display for DenyReason {
             } => write!(
                 f,
                 "tool `{tool}` is class `{class}`, above mandate `{mandate}`'s ceiling `{ceiling}`"
+            ),
+            DenyReason::ArgumentConstraint {
+                mandate,
+                tool,
+                constraint,
+            } => write!(
+                f,
+                "argument `{}` of tool `{tool}` breaks mandate `{mandate}`'s constraint `{constraint}`",
+                constraint.arg
             ),
             DenyReason::ForbiddenByPolicy { policies } => write!(
                 f,

@@ -13,6 +13,7 @@
 mod attenuation;
 mod blast;
 mod chain;
+mod constraint;
 mod decision;
 mod ids;
 mod mandate;
@@ -25,6 +26,7 @@ pub use blast::{
     BlastRadius, ClassSource, Override, ToolClass, ToolHints, UnknownClassError, classify,
 };
 pub use chain::{ChainError, ChainLink, Inactive, InactiveCause, MandateChain};
+pub use constraint::{ArgConstraint, ArgRule, ConstraintError};
 pub use decision::{Decision, DenyReason};
 pub use ids::{AgentId, HumanId, IdError, MandateId, ToolName};
 pub use mandate::{Agent, Grantor, Mandate, MandateStatus, Owner, OwnerRole, Revocation};

@@ -2,7 +2,9 @@
 //!
 //! A mandate is a delegation record; its lifecycle is `Active` → `Revoked` (final).
 
-use crate::{AgentId, HumanId, MandateId, Timestamp, ToolClass, ToolName, ToolPattern};
+use crate::{
+    AgentId, ArgConstraint, HumanId, MandateId, Timestamp, ToolClass, ToolName, ToolPattern,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -118,6 +120,9 @@ pub struct Mandate {
     pub tools: Vec<ToolPattern>,
     /// The highest class of tool it may call.
     pub ceiling: ToolClass,
+    /// Limits on the arguments of the tools it reaches (ancestors' limits apply too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<ArgConstraint>,
     /// When it was granted.
     pub issued_at: Timestamp,
     /// When it ends.

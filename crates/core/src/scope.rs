@@ -3,6 +3,7 @@
 //! Organisation policy (Cedar) is the second layer, in the `mandate-policy` crate.
 
 use crate::{BlastRadius, DenyReason, MandateChain, Timestamp, ToolName};
+use serde_json::{Map, Value};
 
 /// The tool a call is for, as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +12,9 @@ pub struct CallTarget {
     pub tool: ToolName,
     /// Its blast radius, as classified by the catalog.
     pub radius: BlastRadius,
+    /// The call's arguments. `None` only where they are not known yet (listing
+    /// tools), so argument constraints are not checked; every call passes `Some`.
+    pub arguments: Option<Map<String, Value>>,
 }
 
 /// Checks a call against the mandate chain: every mandate in force, and every
@@ -44,6 +48,19 @@ pub fn check_scope(
                 class: target.radius.class,
                 ceiling: m.ceiling,
             });
+        }
+        if let Some(arguments) = &target.arguments {
+            let broken = m
+                .constraints
+                .iter()
+                .filter(|c| c.applies_to(&target.tool) && !c.admits(arguments.get(&c.arg)));
+            for constraint in broken {
+                reasons.push(DenyReason::ArgumentConstraint {
+                    mandate: m.id.clone(),
+                    tool: target.tool.clone(),
+                    constraint: constraint.clone(),
+                });
+            }
         }
     }
     if reasons.is_empty() {

@@ -150,6 +150,7 @@ fn roundtrip(w: &Widening) -> Result<(), TestCaseError> {
 /// The same-as-parent request: must be accepted whenever the parent may delegate at all.
 fn same_as_parent(parent: &MandateChain) -> ChildRequest {
     ChildRequest {
+        constraints: Vec::new(),
         agent: AgentId::new("child-agent").unwrap(),
         tools: parent.leaf().tools.clone(),
         ceiling: parent.leaf().ceiling,
@@ -375,6 +376,7 @@ proptest! {
 
 fn parent_chain() -> MandateChain {
     MandateChain::new(vec![Mandate {
+        constraints: Vec::new(),
         id: id(0),
         grantor: Grantor::Human { human: alice() },
         root_human: alice(),
@@ -405,6 +407,7 @@ fn texts(request: ChildRequest, chain: &MandateChain) -> Vec<String> {
 fn widening_messages_name_the_offending_part() {
     let chain = parent_chain();
     let request = ChildRequest {
+        constraints: Vec::new(),
         agent: AgentId::new("worker").unwrap(),
         tools: vec![pattern("crm.lookup_*"), pattern("crm.*")],
         ceiling: ToolClass::Write,
@@ -442,6 +445,7 @@ fn widening_messages_for_empty_tools_past_expiry_and_no_depth() {
     root.depth_remaining = 0;
     let chain = MandateChain::new(vec![root]).unwrap();
     let request = ChildRequest {
+        constraints: Vec::new(),
         agent: AgentId::new("worker").unwrap(),
         tools: vec![],
         ceiling: ToolClass::Read,

@@ -79,6 +79,7 @@ fn arb_inconsistent_chain() -> impl Strategy<Value = MandateChain> {
             .into_iter()
             .enumerate()
             .map(|(i, (tools, ceiling))| Mandate {
+                constraints: Vec::new(),
                 id: id(i),
                 grantor: if i == 0 {
                     Grantor::Human { human: alice() }
@@ -294,6 +295,7 @@ proptest! {
 
 fn mandate(n: usize, parent: Option<usize>, tools: &[&str], ceiling: ToolClass) -> Mandate {
     Mandate {
+        constraints: Vec::new(),
         id: id(n),
         grantor: match parent {
             None => Grantor::Human { human: alice() },

@@ -8,7 +8,8 @@ use crate::governance::GovernanceError;
 use crate::principal::Principal;
 use crate::rescue::CallError;
 use mandate_core::{
-    AgentId, ChildRequest, Decision, DenyReason, MandateChain, ToolClass, ToolPattern,
+    AgentId, ArgConstraint, ChildRequest, Decision, DenyReason, MandateChain, ToolClass,
+    ToolPattern,
 };
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use serde::Deserialize;
@@ -27,6 +28,8 @@ struct DelegateArgs {
     max_class: ToolClass,
     expires_in: u64,
     budget: Option<u64>,
+    #[serde(default)]
+    constraints: Vec<String>,
     purpose: String,
 }
 
@@ -44,6 +47,7 @@ pub fn definition() -> Tool {
             "max_class": { "type": "string", "enum": ["read", "write", "orchestrate"], "description": "the worker's class ceiling (default read), at most yours" },
             "expires_in": { "type": "integer", "minimum": 1, "description": "seconds until the worker's mandate ends; never past yours" },
             "budget": { "type": "integer", "minimum": 0, "description": "the most calls the worker may make" },
+            "constraints": { "type": "array", "items": { "type": "string" }, "description": "argument limits, e.g. `crm.*:id in cus_001,cus_002` or `fs.read_file:path under /srv/reports`" },
             "purpose": { "type": "string", "description": "why, in your words; recorded" }
         },
         "required": ["agent", "tools", "expires_in", "purpose"],
@@ -90,6 +94,12 @@ impl Gateway {
             .map(ToolPattern::new)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| CallError::BadArguments(e.to_string()))?;
+        let constraints = args
+            .constraints
+            .iter()
+            .map(|c| ArgConstraint::parse(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CallError::BadArguments(e.to_string()))?;
         // The hand-off's own path decides (ceiling, organisation policy, attenuation),
         // records the child or the refusal, and issues the worker's token.
         let chain = &principal.chain;
@@ -98,6 +108,7 @@ impl Gateway {
             agent: worker,
             tools,
             ceiling: args.max_class,
+            constraints,
             expires_at: crate::now().plus_millis(lasts),
             budget: args.budget,
             depth_remaining: None,

@@ -110,6 +110,8 @@ impl Gateway {
                 let target = CallTarget {
                     tool: tool.name.clone(),
                     radius: tool.radius,
+                    // Listing knows no arguments yet; constraints are checked per call.
+                    arguments: None,
                 };
                 check_scope(&principal.chain, &target, now).is_ok()
                     // Approval-gated tools stay visible: a human may still allow the call.

@@ -6,8 +6,8 @@ use crate::Gateway;
 use mandate_audit::{AuditEvent, EventKind};
 use mandate_auth::{IssuedToken, TokenError, TokenRequest};
 use mandate_core::{
-    Agent, AgentId, ChildRequest, Grantor, HumanId, Inactive, Mandate, MandateChain, MandateId,
-    MandateStatus, Revocation, ToolClass, ToolPattern, Widening, attenuate,
+    Agent, AgentId, ArgConstraint, ChildRequest, Grantor, HumanId, Inactive, Mandate, MandateChain,
+    MandateId, MandateStatus, Revocation, ToolClass, ToolPattern, Widening, attenuate,
 };
 use mandate_policy::decide_delegation;
 use mandate_store::{RevokeOutcome, StoreError};
@@ -75,6 +75,8 @@ pub struct GrantRequest {
     pub tools: Vec<ToolPattern>,
     /// The highest class it may call.
     pub ceiling: ToolClass,
+    /// Limits on the arguments of the tools it reaches.
+    pub constraints: Vec<ArgConstraint>,
     /// How long it lasts.
     pub lasts: Duration,
     /// Why.
@@ -130,6 +132,11 @@ impl Gateway {
                 return Err(GovernanceError::MatchesNothing(pattern.clone()));
             }
         }
+        for constraint in &request.constraints {
+            if catalog.matching(&constraint.tools).next().is_none() {
+                return Err(GovernanceError::MatchesNothing(constraint.tools.clone()));
+            }
+        }
         let now = crate::now();
         let mandate = Mandate {
             id: new_mandate_id(),
@@ -140,6 +147,7 @@ impl Gateway {
             agent: request.agent,
             tools: request.tools,
             ceiling: request.ceiling,
+            constraints: request.constraints,
             issued_at: now,
             expires_at: now.plus_millis(millis(request.lasts)),
             purpose: request.purpose,

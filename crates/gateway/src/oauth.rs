@@ -295,6 +295,8 @@ impl ExchangeRequest {
             agent: worker,
             tools: self.tools,
             ceiling: self.ceiling,
+            // Token exchange hands on tool scope; argument limits come from the chain.
+            constraints: Vec::new(),
             expires_at,
             budget: self.budget,
             depth_remaining: None,

@@ -39,9 +39,10 @@ impl Gateway {
                 .await?;
             return Err(CallError::Refused(decision));
         };
-        let target = CallTarget {
+        let mut target = CallTarget {
             tool: tool.name.clone(),
             radius: tool.radius,
+            arguments: Some(arguments.unwrap_or_default()),
         };
         // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
         let authorized =
@@ -84,7 +85,10 @@ impl Gateway {
         };
         // 4. Forward with Mandate's own connection; the agent's token stays here.
         let started = Instant::now();
-        let forwarded = self.upstreams.call(&authorized, arguments).await;
+        let forwarded = self
+            .upstreams
+            .call(&authorized, target.arguments.take())
+            .await;
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         // 5. Inspect the result and record the completion.
         let (outcome, reply) = match forwarded {

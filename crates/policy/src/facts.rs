@@ -211,6 +211,7 @@ mod tests {
 
     fn mandate(id: &str, parent: Option<&str>, agent: &str, depth_remaining: u32) -> Mandate {
         Mandate {
+            constraints: Vec::new(),
             id: MandateId::new(id).unwrap(),
             grantor: match parent {
                 None => Grantor::Human {
@@ -246,6 +247,7 @@ mod tests {
         ])
         .unwrap();
         let target = CallTarget {
+            arguments: Some(Default::default()),
             tool: ToolName::new("crm.purge_customers").unwrap(),
             radius: BlastRadius {
                 class: ToolClass::Write,

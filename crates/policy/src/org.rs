@@ -203,6 +203,7 @@ mod tests {
         let mut policy = OrgPolicy::load(None).unwrap();
         policy.policies = PolicySet::new();
         let chain = MandateChain::new(vec![mandate_core::Mandate {
+            constraints: Vec::new(),
             id: "m_root".parse().unwrap(),
             grantor: mandate_core::Grantor::Human {
                 human: "alice@corp".parse().unwrap(),

@@ -4,7 +4,7 @@
 
 use crate::context::GlobalArgs;
 use crate::output;
-use mandate_core::{AgentId, ChildRequest, MandateId, ToolClass, ToolPattern};
+use mandate_core::{AgentId, ArgConstraint, ChildRequest, MandateId, ToolClass, ToolPattern};
 use mandate_gateway::config::parse_duration;
 use std::process::ExitCode;
 
@@ -23,6 +23,10 @@ pub struct Args {
     /// The child's class ceiling (default: read).
     #[arg(long, default_value = "read")]
     max_class: ToolClass,
+    /// A limit on an argument, repeatable: `TOOLS:ARG under /path`, `TOOLS:ARG prefix TEXT`
+    /// or `TOOLS:ARG in A,B` (e.g. `fs.read_file:path under /srv/reports`).
+    #[arg(long = "arg", value_name = "CONSTRAINT")]
+    constraints: Vec<String>,
     /// How long it lasts (never past the parent's expiry).
     #[arg(long)]
     expires: String,
@@ -48,6 +52,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         agent: AgentId::new(args.agent)?,
         tools: ToolPattern::parse_list(&args.tools)?,
         ceiling: args.max_class,
+        constraints: args
+            .constraints
+            .iter()
+            .map(|c| ArgConstraint::parse(c))
+            .collect::<Result<_, _>>()?,
         expires_at: now.plus_millis(i64::try_from(lasts.as_millis()).unwrap_or(i64::MAX)),
         budget: args.budget,
         depth_remaining: None,

@@ -100,6 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             agent: AgentId::new("support-bot")?,
             tools: ToolPattern::parse_list("crm.lookup_*,crm.update_customer,crm.purge_customers")?,
             ceiling: ToolClass::Write,
+            constraints: Vec::new(),
             lasts: Duration::from_secs(8 * 3600),
             purpose: "ticket 4521".to_owned(),
             budget: Some(200),

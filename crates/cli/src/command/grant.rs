@@ -4,7 +4,7 @@
 
 use crate::context::GlobalArgs;
 use crate::output;
-use mandate_core::{AgentId, HumanId, ToolClass, ToolPattern};
+use mandate_core::{AgentId, ArgConstraint, HumanId, ToolClass, ToolPattern};
 use mandate_gateway::config::parse_duration;
 use mandate_gateway::governance::GrantRequest;
 use std::process::ExitCode;
@@ -24,6 +24,10 @@ pub struct Args {
     /// The highest class of tool it may call: read, write or orchestrate.
     #[arg(long, default_value = "read")]
     max_class: ToolClass,
+    /// A limit on an argument, repeatable: `TOOLS:ARG under /path`, `TOOLS:ARG prefix TEXT`
+    /// or `TOOLS:ARG in A,B` (e.g. `fs.read_file:path under /srv/reports`).
+    #[arg(long = "arg", value_name = "CONSTRAINT")]
+    constraints: Vec<String>,
     /// How long it lasts, e.g. `30m`, `8h`, `7d`.
     #[arg(long)]
     expires: String,
@@ -45,6 +49,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         agent: AgentId::new(args.agent)?,
         tools: ToolPattern::parse_list(&args.tools)?,
         ceiling: args.max_class,
+        constraints: args
+            .constraints
+            .iter()
+            .map(|c| ArgConstraint::parse(c))
+            .collect::<Result<_, _>>()?,
         lasts,
         purpose: args.purpose,
         budget: args.budget,

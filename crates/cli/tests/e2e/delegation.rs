@@ -355,3 +355,100 @@ async fn an_expired_ancestor_ends_its_descendants() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn argument_constraints_bind_calls_and_children_cannot_loosen_them() {
+    let gw = Gateway::start(Upstream::Stdio);
+    gw.add_agent("orchestrator");
+    gw.add_agent("worker-7");
+    let (parent, token) = gw.grant(
+        "orchestrator",
+        "crm.lookup_customer",
+        "orchestrate",
+        &["--arg", "crm.lookup_customer:id in cus_001,cus_002"],
+    );
+    let client = client_legacy(&gw.url(), &token).await.unwrap();
+    call(
+        &client,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_002"}),
+    )
+    .await
+    .unwrap();
+    let e = error_of(
+        call(
+            &client,
+            "crm.lookup_customer",
+            serde_json::json!({"id": "cus_005"}),
+        )
+        .await,
+    );
+    assert!(
+        e.message
+            .contains("argument `id` of tool `crm.lookup_customer` breaks mandate"),
+        "{}",
+        e.message
+    );
+    let e = error_of(call(&client, "crm.lookup_customer", serde_json::json!({})).await);
+    assert!(
+        e.message.contains("breaks mandate"),
+        "a missing argument is refused too: {}",
+        e.message
+    );
+    assert_eq!(gw.upstream_calls(), vec!["lookup_customer"]);
+
+    // A child may narrow the constraint, never loosen it.
+    let loose = gw.mandate(&[
+        "delegate",
+        "--from",
+        &parent,
+        "--agent",
+        "worker-7",
+        "--tools",
+        "crm.lookup_customer",
+        "--arg",
+        "crm.lookup_customer:id prefix cus_",
+        "--expires",
+        "5m",
+    ]);
+    let stderr = String::from_utf8_lossy(&loose.stderr);
+    assert!(
+        !loose.status.success() && stderr.contains("constraints:"),
+        "{stderr}"
+    );
+    let child: serde_json::Value = serde_json::from_str(&gw.ok(&[
+        "delegate",
+        "--from",
+        &parent,
+        "--agent",
+        "worker-7",
+        "--tools",
+        "crm.lookup_customer",
+        "--arg",
+        "crm.lookup_customer:id in cus_001",
+        "--expires",
+        "5m",
+        "--json",
+    ]))
+    .unwrap();
+    let worker = client_legacy(&gw.url(), child["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    call(
+        &worker,
+        "crm.lookup_customer",
+        serde_json::json!({"id": "cus_001"}),
+    )
+    .await
+    .unwrap();
+    // cus_002 passes the parent's constraint but not the child's own.
+    let e = error_of(
+        call(
+            &worker,
+            "crm.lookup_customer",
+            serde_json::json!({"id": "cus_002"}),
+        )
+        .await,
+    );
+    assert!(e.message.contains("breaks mandate"), "{}", e.message);
+}

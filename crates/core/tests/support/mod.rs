@@ -35,6 +35,7 @@ pub fn id(n: usize) -> MandateId {
 
 pub fn target(tool: &ToolName, class: ToolClass) -> CallTarget {
     CallTarget {
+        arguments: Some(Default::default()),
         tool: tool.clone(),
         radius: BlastRadius {
             class,
@@ -88,6 +89,7 @@ pub fn arb_root() -> impl Strategy<Value = Mandate> {
     )
         .prop_map(
             |(tools, ceiling, lifetime, budget, depth_remaining)| Mandate {
+                constraints: Vec::new(),
                 id: id(0),
                 grantor: Grantor::Human { human: alice() },
                 root_human: alice(),
@@ -210,6 +212,7 @@ impl RawRequest {
             self.depth_remaining
         };
         ChildRequest {
+            constraints: Vec::new(),
             agent: AgentId::new("child-agent").unwrap(),
             tools,
             ceiling,

@@ -88,6 +88,7 @@ fn build(links: &[Link]) -> MandateChain {
             },
         };
         mandates.push(Mandate {
+            constraints: Vec::new(),
             id: MandateId::new(format!("m_{i}")).unwrap(),
             grantor,
             root_human: human.clone(),
@@ -135,6 +136,7 @@ proptest! {
     ) {
         let chain = build(&links);
         let target = CallTarget {
+            arguments: Some(Default::default()),
             tool: ToolName::new(tool).unwrap(),
             radius: BlastRadius { class, destructive, open_world },
         };

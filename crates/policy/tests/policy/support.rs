@@ -18,6 +18,7 @@ pub fn root(
     depth_remaining: u32,
 ) -> Mandate {
     Mandate {
+        constraints: Vec::new(),
         id: MandateId::new(format!("m_{agent}")).unwrap(),
         grantor: Grantor::Human {
             human: HumanId::new(human).unwrap(),
@@ -77,6 +78,7 @@ pub fn chain(mandates: Vec<Mandate>) -> MandateChain {
 /// A tool of this class, possibly destructive.
 pub fn tool(name: &str, class: ToolClass, destructive: bool) -> CallTarget {
     CallTarget {
+        arguments: Some(Default::default()),
         tool: ToolName::new(name).unwrap(),
         radius: BlastRadius {
             class,

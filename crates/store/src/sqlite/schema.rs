@@ -26,6 +26,7 @@ CREATE TABLE mandates (
     root_human      TEXT NOT NULL,
     agent           TEXT NOT NULL,
     tools           TEXT NOT NULL,           -- JSON array of tool patterns
+    constraints     TEXT NOT NULL DEFAULT '[]', -- JSON array of argument constraints
     ceiling         TEXT NOT NULL CHECK (ceiling IN ('read', 'write', 'orchestrate')),
     issued_at       INTEGER NOT NULL,        -- unix millis
     expires_at      INTEGER NOT NULL,        -- unix millis
