@@ -6,6 +6,7 @@
 mod command;
 mod context;
 mod output;
+mod scope_args;
 
 use clap::Parser;
 use std::process::ExitCode;

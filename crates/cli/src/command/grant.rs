@@ -4,8 +4,8 @@
 
 use crate::context::GlobalArgs;
 use crate::output;
-use mandate_core::{AgentId, ArgConstraint, HumanId, ToolClass, ToolPattern};
-use mandate_gateway::config::parse_duration;
+use crate::scope_args::ScopeArgs;
+use mandate_core::{AgentId, HumanId, ToolPattern};
 use mandate_gateway::governance::GrantRequest;
 use std::process::ExitCode;
 
@@ -18,45 +18,28 @@ pub struct Args {
     /// The agent receiving it.
     #[arg(long)]
     agent: String,
-    /// Comma-separated tool patterns, e.g. `crm.lookup_*,crm.update_customer`.
-    #[arg(long)]
-    tools: String,
-    /// The highest class of tool it may call: read, write or orchestrate.
-    #[arg(long, default_value = "read")]
-    max_class: ToolClass,
-    /// A limit on an argument, repeatable: `TOOLS:ARG under /path`, `TOOLS:ARG prefix TEXT`
-    /// or `TOOLS:ARG in A,B` (e.g. `fs.read_file:path under /srv/reports`).
-    #[arg(long = "arg", value_name = "CONSTRAINT")]
-    constraints: Vec<String>,
-    /// How long it lasts, e.g. `30m`, `8h`, `7d`.
-    #[arg(long)]
-    expires: String,
+    /// What it reaches and for how long.
+    #[command(flatten)]
+    scope: ScopeArgs,
     /// Why it is granted.
     #[arg(long)]
     purpose: String,
-    /// The most calls it may make.
-    #[arg(long)]
-    budget: Option<u64>,
     /// Print JSON for scripts.
     #[arg(long)]
     json: bool,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let lasts = parse_duration(&args.expires).map_err(|p| anyhow::anyhow!("--expires: {p}"))?;
+    let scope = args.scope.parse()?;
     let request = GrantRequest {
         human: HumanId::new(args.human)?,
         agent: AgentId::new(args.agent)?,
-        tools: ToolPattern::parse_list(&args.tools)?,
-        ceiling: args.max_class,
-        constraints: args
-            .constraints
-            .iter()
-            .map(|c| ArgConstraint::parse(c))
-            .collect::<Result<_, _>>()?,
-        lasts,
+        tools: scope.tools,
+        ceiling: scope.ceiling,
+        constraints: scope.constraints,
+        lasts: scope.lasts,
         purpose: args.purpose,
-        budget: args.budget,
+        budget: scope.budget,
     };
     let gateway = global.open_with_catalog().await?;
     let (mandate, token) = gateway.grant(request).await?;
