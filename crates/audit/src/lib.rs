@@ -24,9 +24,11 @@
 mod error;
 mod event;
 mod hash;
+mod merkle;
 mod verify;
 
 pub use error::AuditError;
 pub use event::{AuditEvent, EventKind};
 pub use hash::{EventHash, StoredEvent, canonical_bytes, chain_hash};
+pub use merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleLog, leaf_hash};
 pub use verify::{TamperError, VerifyReport, verify};

@@ -102,8 +102,9 @@ fn describe(m: &Mandate, now: mandate_core::Timestamp) -> String {
         || format!("{} uses", m.uses),
         |b| format!("{}/{b} uses", m.uses),
     );
+    let limits: String = m.constraints.iter().map(|c| format!(" [{c}]")).collect();
     format!(
-        "{} {} → {} [{}] ceiling={} tools={} expires {} · {}",
+        "{} {} → {} [{}] ceiling={} tools={}{limits} expires {} · {}",
         m.id,
         if m.depth == 0 {
             m.root_human.as_str()
