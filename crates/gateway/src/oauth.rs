@@ -384,17 +384,25 @@ async fn holder(
     token: &str,
     now: Timestamp,
 ) -> Result<Principal, ExchangeError> {
-    resolve(gw, token, now)
-        .await
-        .map_err(|refusal| match refusal {
-            TokenRefusal::Invalid(reason) => ExchangeError::BadToken { which, reason },
-            TokenRefusal::UnknownMandate => ExchangeError::BadToken {
-                which,
-                reason: "its mandate is unknown",
-            },
-            TokenRefusal::NotInForce(why) => ExchangeError::NotInForce { which, why },
-            TokenRefusal::Unavailable => ExchangeError::Internal,
-        })
+    let refusal = match resolve(gw, token, now).await {
+        Ok(principal) => return Ok(principal),
+        Err(refusal) => refusal,
+    };
+    Err(match refusal {
+        TokenRefusal::Invalid(reason) => ExchangeError::BadToken { which, reason },
+        TokenRefusal::UnknownMandate => ExchangeError::BadToken {
+            which,
+            reason: "its mandate is unknown",
+        },
+        TokenRefusal::NotInForce { why, principal } => {
+            let event = crate::record::refused_token(gw, &principal, &why, Some("token-exchange"));
+            if let Err(e) = gw.store.append(event).await {
+                tracing::error!(error = %e, "cannot audit a refused token exchange");
+            }
+            ExchangeError::NotInForce { which, why }
+        }
+        TokenRefusal::Unavailable => ExchangeError::Internal,
+    })
 }
 
 /// What `Gateway::delegate`'s refusal means to the client. Internal failures are logged

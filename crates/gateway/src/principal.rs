@@ -36,7 +36,13 @@ pub(crate) enum TokenRefusal {
     /// The token names a mandate the store does not hold, or one its subject does not hold.
     UnknownMandate,
     /// The token is genuine but its mandate chain is not in force: which mandate, and why.
-    NotInForce(String),
+    /// The caller audits it, naming what was attempted where it can tell.
+    NotInForce {
+        /// Which mandate, and why, in words.
+        why: String,
+        /// Who presented it.
+        principal: Box<Principal>,
+    },
     /// The store could not be read; details are in the log.
     Unavailable,
 }
@@ -46,7 +52,7 @@ impl TokenRefusal {
         match self {
             TokenRefusal::Invalid(reason) => (*reason).to_owned(),
             TokenRefusal::UnknownMandate => "the token's mandate is unknown".to_owned(),
-            TokenRefusal::NotInForce(why) => why.clone(),
+            TokenRefusal::NotInForce { why, .. } => why.clone(),
             TokenRefusal::Unavailable => "the gateway cannot check this token right now".to_owned(),
         }
     }
@@ -100,6 +106,16 @@ pub async fn authenticate(
         None => return Refusal::NoToken.into_response(),
         Some(token) => match resolve(&gw, &token, crate::now()).await {
             Ok(p) => p,
+            Err(TokenRefusal::NotInForce { why, principal }) => {
+                // Name what was attempted: security teams ask what a dead mandate tried to do.
+                let limit = gw.config.max_body_bytes;
+                let attempted = attempted_call(request.into_body(), limit).await;
+                let event = record::refused_token(&gw, &principal, &why, attempted.as_deref());
+                if let Err(e) = gw.store.append(event).await {
+                    tracing::error!(error = %e, "cannot audit a refused token");
+                }
+                return Refusal::Token(TokenRefusal::NotInForce { why, principal }).into_response();
+            }
             Err(refusal) => return Refusal::Token(refusal).into_response(),
         },
     };
@@ -152,14 +168,27 @@ pub(crate) async fn resolve(
         chain: Arc::new(chain),
     };
     if let Err(inactive) = principal.chain.check_in_force(now) {
-        let why = inactive.to_string();
-        let event = record::refused_token(gw, &principal, &why);
-        if let Err(e) = gw.store.append(event).await {
-            tracing::error!(error = %e, "cannot audit a refused token");
-        }
-        return Err(TokenRefusal::NotInForce(why));
+        return Err(TokenRefusal::NotInForce {
+            why: inactive.to_string(),
+            principal: Box::new(principal),
+        });
     }
     Ok(principal)
+}
+
+/// The tool (or method) a request body asks for, read within the body limit; `None` when
+/// the body is unreadable or not JSON-RPC.
+async fn attempted_call(body: axum::body::Body, limit: usize) -> Option<String> {
+    let bytes = axum::body::to_bytes(body, limit).await.ok()?;
+    let message: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let method = message.get("method")?.as_str()?;
+    let tool = message
+        .pointer("/params/name")
+        .and_then(serde_json::Value::as_str);
+    Some(match (method, tool) {
+        ("tools/call", Some(tool)) => tool.to_owned(),
+        _ => method.to_owned(),
+    })
 }
 
 fn bearer(request: &Request) -> Option<&str> {

@@ -73,8 +73,14 @@ pub(crate) fn rejected(gw: &Gateway, principal: &Principal, what: &str) -> Audit
 }
 
 /// A validly signed token whose mandate chain is no longer in force.
-pub(crate) fn refused_token(gw: &Gateway, principal: &Principal, why: &str) -> AuditEvent {
+pub(crate) fn refused_token(
+    gw: &Gateway,
+    principal: &Principal,
+    why: &str,
+    attempted: Option<&str>,
+) -> AuditEvent {
     let mut event = about(gw, EventKind::Decided, principal);
+    event.tool = attempted.map(str::to_owned);
     event.decision = Some("deny".to_owned());
     event.reasons = vec![why.to_owned()];
     event

@@ -247,9 +247,11 @@ async fn revocation_from_another_process_denies_the_very_next_call() {
             .iter()
             .any(|e| e["kind"] == "mandate_revoked" && e["mandate"] == mandate.as_str())
     );
+    // The refusal at the door still names what the dead mandate attempted.
     assert!(events.iter().any(|e| {
         e["kind"] == "decided"
             && e["decision"] == "deny"
+            && e["tool"] == "crm.lookup_customer"
             && e["reasons"][0]
                 .as_str()
                 .unwrap()
