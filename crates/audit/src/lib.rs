@@ -21,14 +21,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checkpoint;
 mod error;
 mod event;
 mod hash;
 mod merkle;
 mod verify;
 
+pub use checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier};
 pub use error::AuditError;
 pub use event::{AuditEvent, EventKind};
 pub use hash::{EventHash, StoredEvent, canonical_bytes, chain_hash};
 pub use merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleLog, leaf_hash};
 pub use verify::{TamperError, VerifyReport, verify};
+
+pub mod detect;
+pub use detect::{Action, Finding, LabelKind, SensitivityPolicy};

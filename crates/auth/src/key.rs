@@ -29,6 +29,26 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
+/// Reads the Ed25519 key in `dir/file_name` (PKCS#8 PEM, owner-only), or generates
+/// and writes one with the same care as the token key. For keys other than the
+/// token key, such as the audit log's checkpoint signing key.
+pub fn load_or_create_ed25519(dir: &Path, file_name: &str) -> Result<SigningKey, KeyError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    let path = dir.join(file_name);
+    let decode = |pem: &str| {
+        SigningKey::from_pkcs8_pem(pem).map_err(|_| KeyError::InvalidKey { path: path.clone() })
+    };
+    if let Some(pem) = file::read_private(&path)? {
+        return decode(&pem);
+    }
+    let key = TokenKey::generate();
+    let pem = key.to_pem()?;
+    match file::create_private(dir, &path, &pem)? {
+        file::Created::Written => Ok(key.signing),
+        file::Created::AlreadyThere(existing) => decode(&existing),
+    }
+}
+
 /// An Ed25519 signing key for access tokens, with its key id.
 pub struct TokenKey {
     signing: SigningKey,
@@ -178,6 +198,22 @@ fn kid_of(public: &[u8; 32]) -> String {
 mod tests {
     use super::*;
     use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+
+    #[test]
+    fn named_keys_persist_privately_and_apart_from_the_token_key() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_ed25519(dir.path(), "audit-key.pem").unwrap();
+        let again = load_or_create_ed25519(dir.path(), "audit-key.pem").unwrap();
+        assert_eq!(first.to_bytes(), again.to_bytes());
+        let mode = std::fs::metadata(dir.path().join("audit-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let token = TokenKey::load_or_create(dir.path()).unwrap();
+        assert_ne!(token.signing.to_bytes(), first.to_bytes());
+    }
 
     #[test]
     fn hand_built_pkcs8_der_decodes_to_the_same_key() {

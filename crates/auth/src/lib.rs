@@ -51,7 +51,7 @@ mod verify;
 pub use claims::{Actor, Claims};
 pub use error::{KeyError, TokenError};
 pub use issue::{IssuedToken, TokenIssuer, TokenRequest};
-pub use key::{TokenKey, VerificationKey};
+pub use key::{TokenKey, VerificationKey, load_or_create_ed25519};
 pub use verify::{MAX_TOKEN_LEN, TokenVerifier, VerifiedToken};
 
 /// The `typ` header value of every token this crate issues (RFC 9068).

@@ -8,6 +8,7 @@ mod delegate;
 mod demo;
 mod demo_upstream;
 mod grant;
+mod keys;
 mod mandates;
 mod revoke;
 mod serve;
@@ -40,6 +41,9 @@ pub enum Command {
     /// List mandates and draw delegation trees.
     #[command(subcommand)]
     Mandates(mandates::Command),
+    /// Show the gateway's public keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(audit::Command),
@@ -68,6 +72,7 @@ pub async fn run(command: Command, global: GlobalArgs) -> anyhow::Result<ExitCod
         Command::Revoke(args) => revoke::run(args, &global).await,
         Command::Mandates(cmd) => mandates::run(cmd, &global).await,
         Command::Audit(cmd) => audit::run(cmd, &global).await,
+        Command::Keys(cmd) => keys::run(cmd, &global).await,
         Command::DemoUpstream(args) => demo_upstream::run(args).await,
     }
 }

@@ -59,6 +59,30 @@ struct RawConfig {
     upstream: Vec<RawUpstream>,
     #[serde(default)]
     tools: BTreeMap<String, RawToolOverride>,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    checkpoint_every: Option<u64>,
+    checkpoint_interval: Option<String>,
+    checkpoint_file: Option<PathBuf>,
+    origin: Option<String>,
+}
+
+/// How the audit log is checkpointed.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Sign a checkpoint once this many events have been appended since the last one.
+    pub checkpoint_every: u64,
+    /// ... or this long has passed with new events.
+    pub checkpoint_interval: Duration,
+    /// Append every signed checkpoint to this file too (publish it outside the store).
+    pub checkpoint_file: Option<PathBuf>,
+    /// The log's name in its checkpoints.
+    pub origin: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +155,8 @@ pub struct GatewayConfig {
     pub upstreams: Vec<UpstreamConfig>,
     /// The operator's blast-radius overrides, by `upstream.tool`.
     pub overrides: BTreeMap<ToolName, Override>,
+    /// Audit checkpoints.
+    pub audit: AuditConfig,
 }
 
 impl GatewayConfig {
@@ -216,6 +242,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let upstreams = validate_upstreams(raw.upstream, base)?;
     let overrides = validate_overrides(raw.tools, &upstreams)?;
     let policy_dir = raw.policy_dir.map(|p| base.join(p));
+    let audit = validate_audit(raw.audit, base, &public_url, &node)?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -226,6 +253,35 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         max_delegation_depth,
         upstreams,
         overrides,
+        audit,
+    })
+}
+
+fn validate_audit(
+    raw: RawAudit,
+    base: &Path,
+    public_url: &str,
+    node: &str,
+) -> Result<AuditConfig, ConfigError> {
+    let checkpoint_every = match raw.checkpoint_every {
+        None => 1000,
+        Some(0) => return Err(invalid("audit.checkpoint_every", "must be above zero")),
+        Some(n) => n,
+    };
+    let checkpoint_interval = match raw.checkpoint_interval {
+        None => Duration::from_secs(10),
+        Some(text) => parse_duration(&text).map_err(|p| invalid("audit.checkpoint_interval", p))?,
+    };
+    let host = public_url.split("://").nth(1).unwrap_or(public_url);
+    let origin = raw.origin.unwrap_or_else(|| format!("{host}/{node}"));
+    // The origin also names the signing key, so it must be a valid signed-note key name.
+    mandate_audit::NoteSigner::check_name(&origin)
+        .map_err(|e| invalid("audit.origin", e.to_string()))?;
+    Ok(AuditConfig {
+        checkpoint_every,
+        checkpoint_interval,
+        checkpoint_file: raw.checkpoint_file.map(|p| base.join(p)),
+        origin,
     })
 }
 

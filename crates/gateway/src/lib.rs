@@ -8,6 +8,7 @@
 //! layers together; [`governance`] holds the operator's actions (grant, revoke).
 
 pub mod catalog;
+pub mod checkpoints;
 pub mod config;
 pub mod delegate_tool;
 pub mod front;
@@ -82,6 +83,8 @@ pub struct Gateway {
     pub upstreams: Upstreams,
     /// Access tokens.
     pub tokens: Tokens,
+    /// Signs checkpoints of the audit log.
+    pub checkpointer: checkpoints::Checkpointer,
 }
 
 /// The current time. The core never reads a clock; the gateway, at the edge, does.
@@ -111,6 +114,7 @@ impl Gateway {
         let issuer =
             TokenIssuer::new(key, config.issuer(), config.audience()).with_ttl(config.token_ttl);
         let policy = OrgPolicy::load(config.policy_dir.as_deref())?;
+        let checkpointer = checkpoints::Checkpointer::open(&data_dir.join("keys"), &config.audit)?;
         let (upstreams, changes) = Upstreams::new(&config.upstreams);
         let gateway = Self {
             config,
@@ -119,6 +123,7 @@ impl Gateway {
             catalog: SharedCatalog::default(),
             upstreams,
             tokens: Tokens { issuer, verifier },
+            checkpointer,
         };
         Ok((gateway, changes))
     }

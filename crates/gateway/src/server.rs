@@ -88,6 +88,7 @@ pub async fn serve(
             }
         }
     });
+    tokio::spawn(keep_checkpointing(Arc::clone(&gw), shutdown.clone()));
     let app = router(Arc::clone(&gw), shutdown.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -96,4 +97,39 @@ pub async fn serve(
             addr: gw.config.listen.to_string(),
             source,
         })
+}
+
+/// Signs a checkpoint whenever `checkpoint_every` events are unsigned, or
+/// `checkpoint_interval` has passed with any unsigned; and once more at shutdown.
+async fn keep_checkpointing(gw: Arc<Gateway>, shutdown: CancellationToken) {
+    let config = gw.checkpointer.config().clone();
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(250).min(config.checkpoint_interval));
+    let mut last = tokio::time::Instant::now();
+    loop {
+        let stopping = tokio::select! {
+            () = shutdown.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        let unsigned = gw
+            .checkpointer
+            .unsigned(gw.store.as_ref())
+            .await
+            .unwrap_or(0);
+        let due = stopping
+            || unsigned >= config.checkpoint_every
+            || (unsigned > 0 && last.elapsed() >= config.checkpoint_interval)
+            // Until the first checkpoint, the checkpointer does not know what is signed.
+            || last.elapsed() >= config.checkpoint_interval;
+        if due {
+            last = tokio::time::Instant::now();
+            let now = crate::now().as_secs();
+            if let Err(e) = gw.checkpointer.checkpoint(gw.store.as_ref(), now).await {
+                tracing::error!(error = %e, "cannot sign an audit checkpoint");
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
 }

@@ -134,4 +134,11 @@ pub trait Store: Send + Sync + 'static {
     /// The recorded head of the log (last seq and hash), kept apart from the
     /// entries so that cutting entries off the end is detected.
     async fn audit_head(&self) -> Result<Option<(u64, EventHash)>, StoreError>;
+
+    /// Keeps a signed checkpoint (a C2SP signed note) of the log at `size`
+    /// entries. A second checkpoint for the same size is ignored.
+    async fn add_checkpoint(&self, size: u64, note: String) -> Result<(), StoreError>;
+
+    /// Every kept checkpoint, smallest size first.
+    async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError>;
 }

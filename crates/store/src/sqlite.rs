@@ -234,6 +234,28 @@ impl Store for SqliteStore {
     async fn audit_head(&self) -> Result<Option<(u64, EventHash)>, StoreError> {
         self.read(log::head).await
     }
+
+    async fn add_checkpoint(&self, size: u64, note: String) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO audit_checkpoints (size, note) VALUES (?1, ?2)",
+                rusqlite::params![size, note],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT size, note FROM audit_checkpoints ORDER BY size")?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -1,12 +1,17 @@
-//! `mandate audit tail|verify`: read the log as people do, and prove it was not edited.
+//! `mandate audit …`: read the log as people do, prove it was not edited, and hand out
+//! proofs anyone can check offline with only the gateway's public key.
 //!
-//! `verify` exits non-zero and names the first bad entry when any row was changed or removed.
+//! One module per subcommand below `audit/`.
+
+mod proof;
+mod tail;
+mod verify;
 
 use crate::context::GlobalArgs;
-use crate::output;
-use mandate_audit::{AuditEvent, StoredEvent};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+
+pub use tail::line;
 
 /// `mandate audit …`
 #[derive(Debug, clap::Subcommand)]
@@ -23,113 +28,44 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the whole log's integrity.
-    Verify,
+    /// Check the whole log: the hash chain, the Merkle tree, every signed checkpoint.
+    Verify {
+        /// Also check a checkpoint published outside the gateway (a signed note file).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print an inclusion proof for one event against the latest signed checkpoint.
+    Prove {
+        /// The event's sequence number.
+        seq: u64,
+    },
+    /// Check a proof printed by `prove`, offline, with only the public key (`mandate keys show`).
+    CheckProof {
+        /// The proof file (`-` for standard input).
+        file: PathBuf,
+        /// The checkpoint verifier key, `name+id+key`.
+        #[arg(long)]
+        key: String,
+    },
+    /// Prove that the log at NEW events only extends the log at OLD events.
+    Consistency {
+        /// The older size.
+        old: u64,
+        /// The newer size.
+        new: u64,
+    },
 }
 
 pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let gateway = global.open()?;
-    let store = &gateway.store;
     match command {
         Command::Tail {
             lines,
             follow,
             json,
-        } => {
-            let head = store.audit_head().await?.map_or(0, |(seq, _)| seq);
-            let mut after = head.saturating_sub(lines);
-            loop {
-                let batch = store.events(after, 500).await?;
-                for stored in &batch {
-                    print_event(stored, json)?;
-                    after = stored.seq;
-                }
-                if batch.is_empty() {
-                    if !follow {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Verify => {
-            // The head first, then entries up to it: a gateway may append meanwhile.
-            let head = store.audit_head().await?;
-            let last_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
-            let mut all = Vec::new();
-            let mut after = 0;
-            while after < last_seq {
-                let batch = store.events(after, 10_000).await?;
-                let Some(last) = batch.last() else { break };
-                after = last.seq;
-                all.extend(batch.into_iter().filter(|e| e.seq <= last_seq));
-            }
-            match mandate_audit::verify(all, head) {
-                Ok(report) => {
-                    println!("audit log verified: {} events, unbroken", report.events);
-                    if let Some((seq, hash)) = report.head {
-                        println!("  head #{seq} {hash}");
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(tamper) => {
-                    println!("AUDIT LOG TAMPERED: {tamper}");
-                    Ok(ExitCode::from(2))
-                }
-            }
-        }
+        } => tail::run(global, lines, follow, json).await,
+        Command::Verify { checkpoint } => verify::run(global, checkpoint.as_deref()).await,
+        Command::Prove { seq } => proof::prove(global, seq).await,
+        Command::CheckProof { file, key } => proof::check(&file, &key),
+        Command::Consistency { old, new } => proof::consistency(global, old, new).await,
     }
-}
-
-fn print_event(stored: &StoredEvent, json: bool) -> anyhow::Result<()> {
-    let event = stored.event()?;
-    if json {
-        let mut value = serde_json::to_value(&event)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("seq".into(), stored.seq.into());
-        }
-        println!("{}", serde_json::to_string(&value)?);
-        return Ok(());
-    }
-    println!("{}", line(stored.seq, &event));
-    Ok(())
-}
-
-/// One readable line: `#12 14:03:07 decided allow support-bot crm.lookup_customer (alice@corp)`.
-pub fn line(seq: u64, e: &AuditEvent) -> String {
-    let time = e.time.to_string();
-    let clock = time.get(11..19).unwrap_or(&time);
-    let mut parts = vec![format!("#{seq:<4} {clock} {:<18}", e.kind.to_string())];
-    if let Some(d) = &e.decision {
-        parts.push(d.to_uppercase());
-    }
-    if let Some(agent) = &e.agent {
-        parts.push(format!("agent={agent}"));
-    }
-    if let Some(tool) = &e.tool {
-        parts.push(format!("tool={tool}"));
-    }
-    if let Some(h) = &e.human {
-        parts.push(format!("for={h}"));
-    }
-    if e.chain.len() > 1 {
-        let chain: Vec<&str> = e.chain.iter().map(|l| l.agent.as_str()).collect();
-        parts.push(format!("chain={}", chain.join(">")));
-    }
-    if let Some(us) = e.latency_us {
-        parts.push(format!("{:.1}ms", us as f64 / 1000.0));
-    }
-    if let Some(size) = e.result_size {
-        parts.push(format!("{size}B"));
-    }
-    if let Some(err) = &e.error {
-        parts.push(format!("error=\"{err}\""));
-    }
-    let mut text = parts.join(" ");
-    for r in &e.reasons {
-        text.push_str(&format!("\n        reason: {r}"));
-    }
-    let _ = output::relative; // keep the helper linked for other commands
-    text
 }

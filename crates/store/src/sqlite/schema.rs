@@ -61,6 +61,12 @@ CREATE TABLE audit_head (
     hash BLOB NOT NULL
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32));
+
+-- Signed checkpoints of the log's Merkle tree (C2SP signed notes), by tree size.
+CREATE TABLE audit_checkpoints (
+    size INTEGER PRIMARY KEY NOT NULL CHECK (size >= 1),
+    note TEXT NOT NULL
+);
 ";
 
 /// Opens a connection with the settings every connection needs.
