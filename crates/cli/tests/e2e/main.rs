@@ -16,6 +16,7 @@ mod audit_tamper;
 mod bad_input;
 mod checkpoints;
 mod delegation;
+mod durability;
 mod governed_call;
 mod operator;
 mod token_exchange;
