@@ -103,6 +103,10 @@ pub struct AuditEvent {
     /// How long the upstream took, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
+    /// Sensitivity labels found in the arguments or the result, as `kind/label`
+    /// (`credential/aws_access_key`, `personal_data/email`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     /// What went wrong, for events that record a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -131,6 +135,7 @@ impl AuditEvent {
             class: None,
             decision: None,
             reasons: Vec::new(),
+            labels: Vec::new(),
             args_digest: None,
             result_digest: None,
             result_size: None,

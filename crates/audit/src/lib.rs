@@ -26,6 +26,7 @@ mod error;
 mod event;
 mod hash;
 mod merkle;
+mod query;
 mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier};
@@ -33,6 +34,7 @@ pub use error::AuditError;
 pub use event::{AuditEvent, EventKind};
 pub use hash::{EventHash, StoredEvent, canonical_bytes, chain_hash};
 pub use merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleLog, leaf_hash};
+pub use query::{AccessReport, EventFilter, ToolAccess, access_report};
 pub use verify::{TamperError, VerifyReport, verify};
 
 pub mod detect;

@@ -442,13 +442,25 @@ async fn events_page_in_order(store: &dyn Store) {
 
 /// Runs each named contract function on a fresh store built by `$open`.
 async fn checkpoints_are_kept_once_per_size_in_order(store: &dyn Store) {
-    store.add_checkpoint(20, "note at 20\n".to_owned()).await.unwrap();
-    store.add_checkpoint(10, "note at 10\n".to_owned()).await.unwrap();
-    store.add_checkpoint(10, "a second note at 10\n".to_owned()).await.unwrap();
+    store
+        .add_checkpoint(20, "note at 20\n".to_owned())
+        .await
+        .unwrap();
+    store
+        .add_checkpoint(10, "note at 10\n".to_owned())
+        .await
+        .unwrap();
+    store
+        .add_checkpoint(10, "a second note at 10\n".to_owned())
+        .await
+        .unwrap();
     let kept = store.checkpoints().await.unwrap();
     assert_eq!(
         kept,
-        vec![(10, "note at 10\n".to_owned()), (20, "note at 20\n".to_owned())]
+        vec![
+            (10, "note at 10\n".to_owned()),
+            (20, "note at 20\n".to_owned())
+        ]
     );
 }
 

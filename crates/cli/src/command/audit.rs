@@ -4,6 +4,7 @@
 //! One module per subcommand below `audit/`.
 
 mod proof;
+mod query;
 mod tail;
 mod verify;
 
@@ -25,6 +26,20 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
         /// Print JSON Lines instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find events: every filter given must match.
+    Query(query::QueryArgs),
+    /// What did an agent touch: tools, upstreams, counts, labels, bytes.
+    Access {
+        /// The agent.
+        #[arg(long)]
+        agent: String,
+        /// How far back, e.g. `24h`, `7d` (default: all).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +78,10 @@ pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCo
             follow,
             json,
         } => tail::run(global, lines, follow, json).await,
+        Command::Query(args) => query::query(global, args).await,
+        Command::Access { agent, since, json } => {
+            query::access(global, &agent, since.as_deref(), json).await
+        }
         Command::Verify { checkpoint } => verify::run(global, checkpoint.as_deref()).await,
         Command::Prove { seq } => proof::prove(global, seq).await,
         Command::CheckProof { file, key } => proof::check(&file, &key),

@@ -52,7 +52,9 @@ async fn kill_9_under_load_loses_no_decision_and_the_log_verifies() {
             e["kind"] == "decided" && e["decision"] == "allow" && e["tool"] == "crm.lookup_customer"
         })
         .count();
-    eprintln!("{completed} calls answered, {reached} reached the upstream, {allowed} allowed decisions logged");
+    eprintln!(
+        "{completed} calls answered, {reached} reached the upstream, {allowed} allowed decisions logged"
+    );
     assert!(reached > 0);
     assert!(
         allowed >= reached,

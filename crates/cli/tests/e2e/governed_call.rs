@@ -149,6 +149,35 @@ async fn calls_are_filtered_decided_forwarded_and_audited() {
         .unwrap();
     assert!(first_allow < first_done);
     assert!(gw.ok(&["audit", "verify"]).contains("verified"));
+
+    // The same facts through the questions security teams ask.
+    let denials = gw.ok(&[
+        "audit",
+        "query",
+        "--agent",
+        "support-bot",
+        "--decision",
+        "deny",
+        "--tool",
+        "crm.*",
+        "--json",
+    ]);
+    assert_eq!(denials.lines().count(), 3, "{denials}");
+    let access: serde_json::Value = serde_json::from_str(&gw.ok(&[
+        "audit",
+        "access",
+        "--agent",
+        "support-bot",
+        "--since",
+        "1h",
+        "--json",
+    ]))
+    .unwrap();
+    let crm = &access["upstreams"]["crm"];
+    assert_eq!(crm["crm.lookup_customer"]["allowed"], 1);
+    assert_eq!(crm["crm.send_email"]["denied"], 1);
+    assert!(crm["crm.lookup_customer"]["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(access["on_behalf_of"][0], "alice@corp");
 }
 
 #[tokio::test(flavor = "multi_thread")]

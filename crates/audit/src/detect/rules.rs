@@ -1,0 +1,345 @@
+//! Credential rules: `rules/credentials.toml`, in gitleaks' format, compiled once.
+//!
+//! A rule runs only when the text holds one of its keywords; a match counts when
+//! its secret clears the rule's entropy floor and no allowlist excuses it.
+
+use super::{Candidate, DetectError, LabelKind};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::Deserialize;
+
+/// The rule file, compiled into the binary.
+const RULES_TOML: &str = include_str!("../../rules/credentials.toml");
+
+/// Most a compiled regex may take, in bytes (the `regex` default is 10 MiB).
+const REGEX_SIZE_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The rule file as written.
+#[derive(Debug, Deserialize)]
+struct RawRuleFile {
+    #[serde(default, rename = "title")]
+    _title: Option<String>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+/// One `[[rules]]` table as written (gitleaks field names).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRule {
+    id: String,
+    label: Option<String>,
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+    regex: String,
+    secret_group: Option<usize>,
+    entropy: Option<f64>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    allowlists: Vec<RawAllowlist>,
+}
+
+/// One `[[rules.allowlists]]` table as written.
+#[derive(Debug, Deserialize)]
+struct RawAllowlist {
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+    #[serde(default)]
+    regexes: Vec<String>,
+    #[serde(default)]
+    stopwords: Vec<String>,
+}
+
+/// A compiled credential rule.
+#[derive(Debug)]
+struct Rule {
+    label: String,
+    regex: Regex,
+    secret_group: Option<usize>,
+    entropy: Option<f64>,
+    /// Indexes into [`Rules::keywords`]; empty means the rule always runs.
+    keywords: Vec<usize>,
+    allow_regexes: Vec<Regex>,
+    /// Lowercase.
+    stopwords: Vec<String>,
+}
+
+/// Every credential rule, compiled, with one keyword set to prefilter them all.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    rules: Vec<Rule>,
+    /// Case-insensitive literal keywords, one pattern each, deduplicated.
+    keywords: RegexSet,
+}
+
+impl Rules {
+    /// Parses and compiles the built-in rule file.
+    pub(crate) fn builtin() -> Result<Rules, DetectError> {
+        Rules::parse(RULES_TOML)
+    }
+
+    /// Parses and compiles a rule file in gitleaks' format.
+    pub(crate) fn parse(toml_text: &str) -> Result<Rules, DetectError> {
+        let raw: RawRuleFile =
+            toml::from_str(toml_text).map_err(|e| DetectError::RuleFile(e.message().to_owned()))?;
+        let mut keywords: Vec<String> = Vec::new();
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        let mut ids = std::collections::BTreeSet::new();
+        for raw_rule in raw.rules {
+            if !ids.insert(raw_rule.id.clone()) {
+                return Err(DetectError::DuplicateRule(raw_rule.id));
+            }
+            rules.push(compile_rule(raw_rule, &mut keywords)?);
+        }
+        let keywords = RegexSetBuilder::new(keywords.iter().map(|k| regex::escape(k)))
+            .case_insensitive(true)
+            .unicode(false)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| DetectError::BadRegex {
+                rule: "keywords".to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Rules { rules, keywords })
+    }
+
+    /// The labels these rules can produce, in file order, deduplicated.
+    pub(crate) fn labels(&self) -> Vec<&str> {
+        let mut seen = Vec::new();
+        for rule in &self.rules {
+            if !seen.contains(&rule.label.as_str()) {
+                seen.push(rule.label.as_str());
+            }
+        }
+        seen
+    }
+
+    /// Every credential match in `text`; `rank` orders rules for tie-breaking.
+    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
+        let bytes = text.as_bytes();
+        let present = self.keywords.matches(bytes);
+        for (rank, rule) in self.rules.iter().enumerate() {
+            let wanted =
+                rule.keywords.is_empty() || rule.keywords.iter().any(|&k| present.matched(k));
+            if wanted {
+                rule.scan(bytes, rank, out);
+            }
+        }
+    }
+}
+
+impl Rule {
+    fn scan(&self, bytes: &[u8], rank: usize, out: &mut Vec<Candidate>) {
+        let mut at = 0;
+        while let Some(caps) = self.regex.captures_at(bytes, at) {
+            let Some(whole) = caps.get(0) else { break };
+            let secret = match self.secret_group {
+                Some(group) => caps.get(group),
+                None => caps
+                    .iter()
+                    .skip(1)
+                    .flatten()
+                    .find(|m| !m.is_empty())
+                    .or(Some(whole)),
+            };
+            let found = secret.filter(|s| !s.is_empty() && self.counts(s.as_bytes()));
+            at = match (found, secret) {
+                (Some(secret), _) => {
+                    out.push(Candidate {
+                        label: self.label.clone(),
+                        kind: LabelKind::Credential,
+                        start: secret.start(),
+                        end: secret.end(),
+                        rank,
+                    });
+                    whole.end()
+                }
+                // A rejected match may hide a real one that starts inside it
+                // (`key = low_entropy_name = <secret>`): look again from its secret.
+                (None, Some(secret)) if secret.start() > whole.start() => secret.start(),
+                (None, _) => whole.start().saturating_add(1),
+            }
+            .max(whole.start().saturating_add(1));
+        }
+    }
+
+    /// Whether a secret clears the entropy floor and no allowlist excuses it.
+    fn counts(&self, secret: &[u8]) -> bool {
+        if let Some(floor) = self.entropy
+            && shannon_entropy(secret) < floor
+        {
+            return false;
+        }
+        if self.allow_regexes.iter().any(|r| r.is_match(secret)) {
+            return false;
+        }
+        if !self.stopwords.is_empty() {
+            let lower = secret.to_ascii_lowercase();
+            let has = |word: &str| lower.windows(word.len()).any(|w| w == word.as_bytes());
+            if self.stopwords.iter().any(|w| has(w)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn compile_rule(raw: RawRule, keywords: &mut Vec<String>) -> Result<Rule, DetectError> {
+    let label = match raw.label {
+        Some(label) => label,
+        None => raw.id.replace('-', "_"),
+    };
+    if label.is_empty()
+        || !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(DetectError::BadLabel {
+            rule: raw.id,
+            label,
+        });
+    }
+    let regex = build(&raw.id, &raw.regex)?;
+    if let Some(group) = raw.secret_group
+        && group >= regex.captures_len()
+    {
+        return Err(DetectError::BadSecretGroup {
+            rule: raw.id,
+            group,
+        });
+    }
+    if let Some(entropy) = raw.entropy
+        && !(0.0..=8.0).contains(&entropy)
+    {
+        return Err(DetectError::BadEntropy {
+            rule: raw.id,
+            entropy,
+        });
+    }
+    let mut indexes = Vec::with_capacity(raw.keywords.len());
+    for keyword in raw.keywords {
+        if keyword.is_empty() {
+            return Err(DetectError::EmptyKeyword(raw.id));
+        }
+        let keyword = keyword.to_ascii_lowercase();
+        let index = match keywords.iter().position(|k| *k == keyword) {
+            Some(index) => index,
+            None => {
+                keywords.push(keyword);
+                keywords.len().saturating_sub(1)
+            }
+        };
+        indexes.push(index);
+    }
+    let mut allow_regexes = Vec::new();
+    let mut stopwords = Vec::new();
+    for allowlist in raw.allowlists {
+        for pattern in allowlist.regexes {
+            allow_regexes.push(build(&raw.id, &pattern)?);
+        }
+        stopwords.extend(
+            allowlist
+                .stopwords
+                .iter()
+                .filter(|w| !w.is_empty())
+                .map(|w| w.to_ascii_lowercase()),
+        );
+    }
+    Ok(Rule {
+        label,
+        regex,
+        secret_group: raw.secret_group,
+        entropy: raw.entropy,
+        keywords: indexes,
+        allow_regexes,
+        stopwords,
+    })
+}
+
+/// Compiles a pattern with RE2's ASCII classes, as gitleaks (Go) reads it.
+fn build(rule: &str, pattern: &str) -> Result<Regex, DetectError> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| DetectError::BadRegex {
+            rule: rule.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Shannon entropy of a byte string, in bits per byte (gitleaks' measure for ASCII secrets).
+pub(crate) fn shannon_entropy(data: &[u8]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in data {
+        if let Some(c) = counts.get_mut(usize::from(b)) {
+            *c = c.saturating_add(1);
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "lengths far below 2^52")]
+    let len = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_load() {
+        let rules = Rules::builtin().unwrap();
+        assert!(rules.rules.len() >= 15);
+        assert!(rules.labels().contains(&"aws_access_key"));
+        assert!(rules.labels().contains(&"generic_api_key"));
+    }
+
+    #[test]
+    fn entropy_of_known_strings() {
+        assert!((shannon_entropy(b"aaaa") - 0.0).abs() < 1e-9);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+        assert!((shannon_entropy(b"0123456789abcdef") - 4.0).abs() < 1e-9);
+        assert!(shannon_entropy(b"") < 1e-9);
+    }
+
+    #[test]
+    fn bad_rule_files_name_the_problem() {
+        let dup = "[[rules]]\nid = \"a\"\nregex = 'x'\n[[rules]]\nid = \"a\"\nregex = 'y'\n";
+        assert!(matches!(Rules::parse(dup), Err(DetectError::DuplicateRule(id)) if id == "a"));
+        let bad = "[[rules]]\nid = \"b\"\nregex = '('\n";
+        assert!(
+            matches!(Rules::parse(bad), Err(DetectError::BadRegex { rule, .. }) if rule == "b")
+        );
+        let group = "[[rules]]\nid = \"c\"\nregex = 'x'\nsecretGroup = 1\n";
+        assert!(matches!(
+            Rules::parse(group),
+            Err(DetectError::BadSecretGroup { group: 1, .. })
+        ));
+        let label = "[[rules]]\nid = \"d\"\nlabel = \"Bad-Label\"\nregex = 'x'\n";
+        assert!(matches!(
+            Rules::parse(label),
+            Err(DetectError::BadLabel { .. })
+        ));
+    }
+
+    #[test]
+    fn keywords_gate_rules() {
+        let rules =
+            Rules::parse("[[rules]]\nid = \"z\"\nregex = 'zz[0-9]+'\nkeywords = [\"ZZ1\"]\n")
+                .unwrap();
+        let mut out = Vec::new();
+        rules.scan("zz2", &mut out);
+        assert!(out.is_empty());
+        rules.scan("zz12", &mut out);
+        assert_eq!(out.len(), 1);
+    }
+}
