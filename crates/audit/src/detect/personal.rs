@@ -9,6 +9,9 @@ use regex::bytes::{Regex, RegexBuilder};
 /// The labels these detectors produce.
 pub(crate) const LABELS: [&str; 4] = ["email", "payment_card", "phone_number", "iban"];
 
+/// Countries with an IBAN; literals let the regex engine skip ahead to them.
+const IBAN_COUNTRIES: &str = "AD|AE|AL|AT|AZ|BA|BE|BG|BH|BR|BY|CH|CR|CY|CZ|DE|DK|DO|EE|EG|ES|FI|FO|FR|GB|GE|GI|GL|GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|MC|MD|ME|MK|MR|MT|MU|NL|NO|PK|PL|PS|PT|QA|RO|RS|SA|SC|SE|SI|SK|SM|ST|SV|TL|TN|TR|UA|VA|VG|XK";
+
 /// Rank of personal data candidates: after every credential rule.
 const RANK: usize = usize::MAX;
 
@@ -30,7 +33,10 @@ impl Personal {
             )?,
             card: build("payment_card", r"[0-9](?:[ -]?[0-9]){12,40}")?,
             phone: build("phone_number", r"\+[1-9][0-9 ().-]{6,24}[0-9]")?,
-            iban: build("iban", r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,40}")?,
+            iban: build(
+                "iban",
+                &format!(r"(?:{IBAN_COUNTRIES})[0-9]{{2}}(?: ?[A-Z0-9]){{11,40}}"),
+            )?,
         })
     }
 
@@ -165,39 +171,45 @@ fn email_end(bytes: &[u8], start: usize, end: usize) -> Option<usize> {
 /// The card number inside a run of digits and single separators: the longest
 /// window of whole digit groups with a known issuer prefix, length and Luhn sum.
 fn card_in(bytes: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
-    // Digit groups as (start, end) byte ranges.
-    let mut groups: Vec<(usize, usize)> = Vec::new();
-    let mut group_start = start;
-    for i in start..end {
-        if !byte_at(bytes, i).is_some_and(|b| b.is_ascii_digit()) {
-            groups.push((group_start, i));
-            group_start = i.saturating_add(1);
+    let span = bytes.get(start..end)?;
+    // The match's digits, and digit groups as (first digit, digit count, byte start, byte end).
+    let digits: Vec<u8> = span
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    if digits.len() < 13 {
+        return None;
+    }
+    let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+    let (mut first_digit, mut group_start) = (0, start);
+    for (i, &b) in span.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            let at = start.saturating_add(i);
+            let count = at.saturating_sub(group_start);
+            groups.push((first_digit, group_start, at));
+            first_digit = first_digit.saturating_add(count);
+            group_start = at.saturating_add(1);
         }
     }
-    groups.push((group_start, end));
+    groups.push((first_digit, group_start, end));
     // Inner groups touch separators; the outer ones whatever surrounds the match.
     let first_alone = !glued_before(bytes, start) && before(bytes, start) != Some(b'.');
     let last_alone = !glued_after(bytes, end);
-    let starts = groups
-        .iter()
-        .map(|g| g.0)
-        .filter(|&from| from > start || first_alone);
     let mut best: Option<(usize, usize)> = None;
-    for from in starts {
-        let ends = groups
-            .iter()
-            .map(|g| g.1)
-            .filter(|&to| to > from && (to < end || last_alone));
-        for to in ends {
-            let digits: Vec<u8> = bytes
-                .get(from..to)
-                .unwrap_or_default()
-                .iter()
-                .filter(|b| b.is_ascii_digit())
-                .map(|b| b - b'0')
-                .collect();
+    for (i, &(from_digit, from, _)) in groups.iter().enumerate() {
+        if from == start && !first_alone {
+            continue;
+        }
+        let mut to_digit = from_digit;
+        for &(_, group_from, to) in groups.iter().skip(i) {
+            to_digit = to_digit.saturating_add(to.saturating_sub(group_from));
+            if to == end && !last_alone {
+                continue;
+            }
+            let window = digits.get(from_digit..to_digit).unwrap_or_default();
             let longer = best.is_none_or(|(s, e)| to.saturating_sub(from) > e.saturating_sub(s));
-            if longer && card_number_ok(&digits) {
+            if longer && card_number_ok(window) {
                 best = Some((from, to));
             }
         }
@@ -462,5 +474,13 @@ mod tests {
         );
         assert!(found("ops@example.GB82x").is_empty());
         assert!(found("ops@example.comx1").is_empty());
+    }
+
+    #[test]
+    fn every_iban_country_has_a_length() {
+        for country in IBAN_COUNTRIES.split('|') {
+            assert!(iban_length(country.as_bytes()).is_some(), "{country}");
+        }
+        assert_eq!(IBAN_COUNTRIES.split('|').count(), 77);
     }
 }

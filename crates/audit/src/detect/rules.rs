@@ -4,7 +4,8 @@
 //! its secret clears the rule's entropy floor and no allowlist excuses it.
 
 use super::{Candidate, DetectError, LabelKind};
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
 /// The rule file, compiled into the binary.
@@ -57,19 +58,17 @@ struct Rule {
     regex: Regex,
     secret_group: Option<usize>,
     entropy: Option<f64>,
-    /// Indexes into [`Rules::keywords`]; empty means the rule always runs.
-    keywords: Vec<usize>,
+    /// Lowercase keywords, searched for in lowercased text; `None` means the rule always runs.
+    keywords: Option<AhoCorasick>,
     allow_regexes: Vec<Regex>,
     /// Lowercase.
     stopwords: Vec<String>,
 }
 
-/// Every credential rule, compiled, with one keyword set to prefilter them all.
+/// Every credential rule, compiled.
 #[derive(Debug)]
 pub(crate) struct Rules {
     rules: Vec<Rule>,
-    /// Case-insensitive literal keywords, one pattern each, deduplicated.
-    keywords: RegexSet,
 }
 
 impl Rules {
@@ -82,25 +81,15 @@ impl Rules {
     pub(crate) fn parse(toml_text: &str) -> Result<Rules, DetectError> {
         let raw: RawRuleFile =
             toml::from_str(toml_text).map_err(|e| DetectError::RuleFile(e.message().to_owned()))?;
-        let mut keywords: Vec<String> = Vec::new();
         let mut rules = Vec::with_capacity(raw.rules.len());
         let mut ids = std::collections::BTreeSet::new();
         for raw_rule in raw.rules {
             if !ids.insert(raw_rule.id.clone()) {
                 return Err(DetectError::DuplicateRule(raw_rule.id));
             }
-            rules.push(compile_rule(raw_rule, &mut keywords)?);
+            rules.push(compile_rule(raw_rule)?);
         }
-        let keywords = RegexSetBuilder::new(keywords.iter().map(|k| regex::escape(k)))
-            .case_insensitive(true)
-            .unicode(false)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| DetectError::BadRegex {
-                rule: "keywords".to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(Rules { rules, keywords })
+        Ok(Rules { rules })
     }
 
     /// The labels these rules can produce, in file order, deduplicated.
@@ -117,11 +106,11 @@ impl Rules {
     /// Every credential match in `text`; `rank` orders rules for tie-breaking.
     pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
         let bytes = text.as_bytes();
-        let present = self.keywords.matches(bytes);
+        // Keywords are lowercase; searching a lowercase copy keeps SIMD prefilters on.
+        let lower = bytes.to_ascii_lowercase();
         for (rank, rule) in self.rules.iter().enumerate() {
-            let wanted =
-                rule.keywords.is_empty() || rule.keywords.iter().any(|&k| present.matched(k));
-            if wanted {
+            // The keyword search stops at the first hit: cheap beside the regex.
+            if rule.keywords.as_ref().is_none_or(|k| k.is_match(&lower)) {
                 rule.scan(bytes, rank, out);
             }
         }
@@ -184,7 +173,7 @@ impl Rule {
     }
 }
 
-fn compile_rule(raw: RawRule, keywords: &mut Vec<String>) -> Result<Rule, DetectError> {
+fn compile_rule(raw: RawRule) -> Result<Rule, DetectError> {
     let label = match raw.label {
         Some(label) => label,
         None => raw.id.replace('-', "_"),
@@ -216,21 +205,26 @@ fn compile_rule(raw: RawRule, keywords: &mut Vec<String>) -> Result<Rule, Detect
             entropy,
         });
     }
-    let mut indexes = Vec::with_capacity(raw.keywords.len());
-    for keyword in raw.keywords {
-        if keyword.is_empty() {
-            return Err(DetectError::EmptyKeyword(raw.id));
-        }
-        let keyword = keyword.to_ascii_lowercase();
-        let index = match keywords.iter().position(|k| *k == keyword) {
-            Some(index) => index,
-            None => {
-                keywords.push(keyword);
-                keywords.len().saturating_sub(1)
-            }
-        };
-        indexes.push(index);
+    if raw.keywords.iter().any(String::is_empty) {
+        return Err(DetectError::EmptyKeyword(raw.id));
     }
+    let keywords = if raw.keywords.is_empty() {
+        None
+    } else {
+        let lower: Vec<String> = raw
+            .keywords
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&lower)
+            .map_err(|e| DetectError::BadRegex {
+                rule: raw.id.clone(),
+                reason: format!("keywords: {e}"),
+            })?;
+        Some(automaton)
+    };
     let mut allow_regexes = Vec::new();
     let mut stopwords = Vec::new();
     for allowlist in raw.allowlists {
@@ -250,7 +244,7 @@ fn compile_rule(raw: RawRule, keywords: &mut Vec<String>) -> Result<Rule, Detect
         regex,
         secret_group: raw.secret_group,
         entropy: raw.entropy,
-        keywords: indexes,
+        keywords,
         allow_regexes,
         stopwords,
     })
