@@ -291,6 +291,24 @@ fn ceil_boundary(text: &str, at: usize) -> usize {
 }
 
 /// Every label the detectors can produce, or just the personal data ones if the rules failed.
+/// The kind of a label: the personal-data detectors' labels, or else a credential
+/// (unknown labels count as credentials, the stricter kind).
+pub fn kind_of(label: &str) -> LabelKind {
+    if personal::LABELS.contains(&label) {
+        LabelKind::PersonalData
+    } else {
+        LabelKind::Credential
+    }
+}
+
+/// A label as audit events record it: `credential/aws_access_key`, `personal_data/email`.
+pub fn qualified(label: &str) -> String {
+    match kind_of(label) {
+        LabelKind::Credential => format!("credential/{label}"),
+        LabelKind::PersonalData => format!("personal_data/{label}"),
+    }
+}
+
 pub(crate) fn known_labels() -> Vec<String> {
     check().unwrap_or_else(|_| personal::LABELS.iter().map(|l| (*l).to_owned()).collect())
 }

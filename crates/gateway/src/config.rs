@@ -61,6 +61,8 @@ struct RawConfig {
     tools: BTreeMap<String, RawToolOverride>,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    sensitivity: mandate_audit::detect::RawSensitivityPolicy,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +72,7 @@ struct RawAudit {
     checkpoint_interval: Option<String>,
     checkpoint_file: Option<PathBuf>,
     origin: Option<String>,
+    record_arguments: Option<bool>,
 }
 
 /// How the audit log is checkpointed.
@@ -83,6 +86,8 @@ pub struct AuditConfig {
     pub checkpoint_file: Option<PathBuf>,
     /// The log's name in its checkpoints.
     pub origin: String,
+    /// Keep each call's arguments in its decision event (with detected secrets redacted).
+    pub record_arguments: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +162,8 @@ pub struct GatewayConfig {
     pub overrides: BTreeMap<ToolName, Override>,
     /// Audit checkpoints.
     pub audit: AuditConfig,
+    /// What to do with credentials and personal data found in calls and results.
+    pub sensitivity: mandate_audit::SensitivityPolicy,
 }
 
 impl GatewayConfig {
@@ -243,6 +250,9 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let overrides = validate_overrides(raw.tools, &upstreams)?;
     let policy_dir = raw.policy_dir.map(|p| base.join(p));
     let audit = validate_audit(raw.audit, base, &public_url, &node)?;
+    // The error already names the full key (`sensitivity.labels.emial`).
+    let sensitivity = mandate_audit::SensitivityPolicy::try_from(raw.sensitivity)
+        .map_err(|e| invalid("sensitivity", e.to_string()))?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -254,6 +264,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         upstreams,
         overrides,
         audit,
+        sensitivity,
     })
 }
 
@@ -282,6 +293,7 @@ fn validate_audit(
         checkpoint_interval,
         checkpoint_file: raw.checkpoint_file.map(|p| base.join(p)),
         origin,
+        record_arguments: raw.record_arguments.unwrap_or(false),
     })
 }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod delegate_tool;
 pub mod front;
 pub mod governance;
+mod inspect;
 pub mod oauth;
 pub mod pipeline;
 pub mod principal;

@@ -4,7 +4,7 @@
 
 use crate::Gateway;
 use crate::principal::Principal;
-use crate::record::{self, Outcome};
+use crate::record;
 use crate::rescue::CallError;
 use mandate_core::{CallTarget, Decision, DenyReason};
 use mandate_policy::{Verdict, decide_call};
@@ -61,7 +61,8 @@ impl Gateway {
             .iter()
             .map(|m| m.id.clone())
             .collect();
-        let allowed = record::decided(
+        let inspected = self.inspect_arguments(target.arguments.as_ref());
+        let mut allowed = record::decided(
             self,
             principal,
             name,
@@ -69,6 +70,10 @@ impl Gateway {
             &args_digest,
             &Decision::Allow,
         );
+        allowed.labels = inspected.labels;
+        if let Some(arguments) = inspected.kept {
+            allowed.detail = Some(serde_json::json!({ "arguments": arguments }));
+        }
         let decided_seq = match self.store.record_allowed(&chain_ids, allowed).await {
             Ok(Spend::Recorded { seq }) => seq,
             Ok(Spend::Refused { mandate, cause }) => {
@@ -90,37 +95,13 @@ impl Gateway {
             .call(&authorized, target.arguments.take())
             .await;
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        // 5. Inspect the result and record the completion.
-        let (outcome, reply) = match forwarded {
-            Ok(result) => {
-                let bytes = serde_json::to_vec(&result).unwrap_or_default();
-                let outcome = Outcome {
-                    latency_us,
-                    result_digest: Some(hex::encode(Sha256::digest(&bytes))),
-                    result_size: u64::try_from(bytes.len()).ok(),
-                    error: result
-                        .is_error
-                        .unwrap_or(false)
-                        .then_some("tool reported an error"),
-                };
-                (outcome, Ok(result))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, tool = name, "upstream call failed");
-                let outcome = Outcome {
-                    latency_us,
-                    result_digest: None,
-                    result_size: None,
-                    error: Some("upstream failed"),
-                };
-                (
-                    outcome,
-                    Err(CallError::Upstream {
-                        upstream: tool.name.upstream().to_owned(),
-                    }),
-                )
-            }
-        };
+        // 5. Inspect the result (size, digest, labels; redact or withhold) and record the completion.
+        let (outcome, reply) = self.inspect_result(
+            tool.radius.class,
+            tool.name.upstream(),
+            forwarded,
+            latency_us,
+        );
         let completion = record::completed(self, principal, tool, decided_seq, outcome);
         if let Err(e) = self.store.append(completion).await {
             // The decision is already durable; a lost completion is visible as a decision without one.

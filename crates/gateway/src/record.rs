@@ -39,11 +39,25 @@ pub(crate) fn decided(
 }
 
 /// What came of a forwarded call.
-pub(crate) struct Outcome<'a> {
+pub(crate) struct Outcome {
     pub(crate) latency_us: u64,
     pub(crate) result_digest: Option<String>,
     pub(crate) result_size: Option<u64>,
-    pub(crate) error: Option<&'a str>,
+    pub(crate) error: Option<&'static str>,
+    pub(crate) labels: Vec<String>,
+}
+
+impl Outcome {
+    /// A call whose upstream gave no result.
+    pub(crate) fn failed(latency_us: u64, error: &'static str) -> Self {
+        Self {
+            latency_us,
+            result_digest: None,
+            result_size: None,
+            error: Some(error),
+            labels: Vec::new(),
+        }
+    }
 }
 
 /// The completion of a forwarded call.
@@ -52,7 +66,7 @@ pub(crate) fn completed(
     principal: &Principal,
     tool: &CatalogTool,
     decided_seq: u64,
-    outcome: Outcome<'_>,
+    outcome: Outcome,
 ) -> AuditEvent {
     let mut event = about(gw, EventKind::Completed, principal);
     event.tool = Some(tool.name.to_string());
@@ -61,6 +75,7 @@ pub(crate) fn completed(
     event.result_digest = outcome.result_digest;
     event.result_size = outcome.result_size;
     event.error = outcome.error.map(str::to_owned);
+    event.labels = outcome.labels;
     event.detail = Some(serde_json::json!({ "decided_seq": decided_seq }));
     event
 }

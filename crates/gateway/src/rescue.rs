@@ -12,6 +12,8 @@ pub const DENIED: i32 = -32003;
 pub const UPSTREAM_UNAVAILABLE: i32 = -32004;
 /// JSON-RPC error code for a call that must wait for a human's approval.
 pub const NEEDS_APPROVAL: i32 = -32005;
+/// JSON-RPC error code for a result withheld because of what it contained.
+pub const WITHHELD: i32 = -32006;
 
 /// Why a tool call did not produce a result.
 #[derive(Debug)]
@@ -29,6 +31,8 @@ pub enum CallError {
     Unauthenticated,
     /// The tool's arguments are malformed; the text describes the agent's own input.
     BadArguments(String),
+    /// The result held data the sensitivity policy blocks; the labels say what kind.
+    Withheld(Vec<String>),
     /// A requested hand-off would widen its parent.
     DelegationRefused(Vec<mandate_core::Widening>),
 }
@@ -61,6 +65,14 @@ impl From<CallError> for ErrorData {
             CallError::NotRecorded => ErrorData::internal_error(
                 "the gateway could not record this call, so it was not forwarded",
                 None,
+            ),
+            CallError::Withheld(labels) => ErrorData::new(
+                rmcp::model::ErrorCode(WITHHELD),
+                format!(
+                    "the tool's result was withheld by Mandate: it contained {}",
+                    labels.join(", ")
+                ),
+                Some(json!({ "decision": "withheld", "labels": labels })),
             ),
             CallError::BadArguments(detail) => ErrorData::invalid_params(detail, None),
             CallError::DelegationRefused(widenings) => {

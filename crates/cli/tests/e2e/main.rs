@@ -19,5 +19,6 @@ mod delegation;
 mod durability;
 mod governed_call;
 mod operator;
+mod sensitivity;
 mod token_exchange;
 mod tokens;
