@@ -88,22 +88,6 @@ async fn a_blocked_label_withholds_the_whole_reply() {
 
 #[test]
 fn a_sensitivity_table_naming_no_label_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("mandate.toml"),
-        "[sensitivity.labels]\nemial = \"redact\"\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(dir.path().join("mandate.toml"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("sensitivity.labels.emial"),
-        "{stderr}"
-    );
+    let stderr = serve_refuses("[sensitivity.labels]\nemial = \"redact\"\n", &[]);
+    assert!(stderr.contains("sensitivity.labels.emial"), "{stderr}");
 }

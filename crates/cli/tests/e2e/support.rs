@@ -329,3 +329,27 @@ pub async fn post_raw(
     let headers = resp.headers().clone();
     (status, headers, resp.text().await.unwrap_or_default())
 }
+
+/// Runs `mandate serve` on a config (and extra files beside it) that must be refused at
+/// start; returns what it printed on stderr.
+pub fn serve_refuses(config: &str, files: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.path().join("mandate.toml"), config).unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(dir.path().join("mandate.toml"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "serve should have refused {config:?}"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
