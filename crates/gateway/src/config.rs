@@ -73,6 +73,7 @@ struct RawAudit {
     checkpoint_file: Option<PathBuf>,
     origin: Option<String>,
     record_arguments: Option<bool>,
+    keyed_digests: Option<bool>,
 }
 
 /// How the audit log is checkpointed.
@@ -88,6 +89,8 @@ pub struct AuditConfig {
     pub origin: String,
     /// Keep each call's arguments in its decision event (with detected secrets redacted).
     pub record_arguments: bool,
+    /// Digest arguments and results with HMAC-SHA256 under a key in the data directory.
+    pub keyed_digests: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +297,7 @@ fn validate_audit(
         checkpoint_file: raw.checkpoint_file.map(|p| base.join(p)),
         origin,
         record_arguments: raw.record_arguments.unwrap_or(false),
+        keyed_digests: raw.keyed_digests.unwrap_or(false),
     })
 }
 

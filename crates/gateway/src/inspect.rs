@@ -10,7 +10,6 @@ use crate::upstream::UpstreamError;
 use mandate_audit::{Action, detect};
 use mandate_core::ToolClass;
 use rmcp::model::{CallToolResult, JsonObject};
-use sha2::{Digest, Sha256};
 
 /// Arguments as the decision event records them.
 pub(crate) struct ArgumentRecord {
@@ -64,7 +63,7 @@ impl Gateway {
         let screening = self.config.sensitivity.screen_json(class, &mut value);
         let mut outcome = Outcome {
             latency_us,
-            result_digest: Some(hex::encode(Sha256::digest(&bytes))),
+            result_digest: Some(self.digester.digest(&bytes)),
             result_size: u64::try_from(bytes.len()).ok(),
             error: result
                 .is_error

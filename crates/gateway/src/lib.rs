@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod checkpoints;
 pub mod config;
 pub mod delegate_tool;
+pub mod digest;
 pub mod front;
 pub mod governance;
 mod inspect;
@@ -86,6 +87,8 @@ pub struct Gateway {
     pub tokens: Tokens,
     /// Signs checkpoints of the audit log.
     pub checkpointer: checkpoints::Checkpointer,
+    /// Makes the digests audit events record.
+    pub digester: digest::Digester,
 }
 
 /// The current time. The core never reads a clock; the gateway, at the edge, does.
@@ -116,6 +119,11 @@ impl Gateway {
             TokenIssuer::new(key, config.issuer(), config.audience()).with_ttl(config.token_ttl);
         let policy = OrgPolicy::load(config.policy_dir.as_deref())?;
         let checkpointer = checkpoints::Checkpointer::open(&data_dir.join("keys"), &config.audit)?;
+        let digester = if config.audit.keyed_digests {
+            digest::Digester::keyed(&data_dir.join("keys"))?
+        } else {
+            digest::Digester::Plain
+        };
         let (upstreams, changes) = Upstreams::new(&config.upstreams);
         let gateway = Self {
             config,
@@ -125,6 +133,7 @@ impl Gateway {
             upstreams,
             tokens: Tokens { issuer, verifier },
             checkpointer,
+            digester,
         };
         Ok((gateway, changes))
     }

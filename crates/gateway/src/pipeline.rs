@@ -10,7 +10,6 @@ use mandate_core::{CallTarget, Decision, DenyReason};
 use mandate_policy::{Verdict, decide_call};
 use mandate_store::{Spend, SpendRefusal};
 use rmcp::model::{CallToolResult, JsonObject};
-use sha2::{Digest, Sha256};
 use std::time::Instant;
 
 impl Gateway {
@@ -24,7 +23,7 @@ impl Gateway {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult, CallError> {
-        let args_digest = digest_arguments(arguments.as_ref());
+        let args_digest = digest_arguments(&self.digester, arguments.as_ref());
         // 0. The gateway's own tool: a hand-off to a worker, decided and recorded on its own path.
         if name == crate::delegate_tool::NAME {
             return self.delegate_in_session(principal, arguments).await;
@@ -144,11 +143,11 @@ fn spend_refusal(mandate: &mandate_core::MandateId, cause: &SpendRefusal) -> Den
     })
 }
 
-/// SHA-256 of the arguments' JSON (keys sorted), recorded instead of the arguments.
-fn digest_arguments(arguments: Option<&JsonObject>) -> String {
+/// The digest of the arguments' JSON (keys sorted), recorded instead of the arguments.
+fn digest_arguments(digester: &crate::digest::Digester, arguments: Option<&JsonObject>) -> String {
     let bytes = match arguments {
         Some(args) => serde_json::to_vec(args).unwrap_or_default(),
         None => b"{}".to_vec(),
     };
-    hex::encode(Sha256::digest(&bytes))
+    digester.digest(&bytes)
 }

@@ -7,7 +7,10 @@ const FAKE_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leaked_credential_is_redacted_for_the_agent_and_labelled_in_the_log() {
-    let gw = Gateway::start_with(Upstream::Stdio, "[audit]\nrecord_arguments = true\n");
+    let gw = Gateway::start_with(
+        Upstream::Stdio,
+        "[audit]\nrecord_arguments = true\nkeyed_digests = true\n",
+    );
     gw.add_agent("bot");
     let (_, token) = gw.grant("bot", "crm.read_config,crm.lookup_customer", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
@@ -51,6 +54,17 @@ async fn a_leaked_credential_is_redacted_for_the_agent_and_labelled_in_the_log()
         .find(|e| e["kind"] == "decided" && e["tool"] == "crm.lookup_customer")
         .unwrap();
     assert_eq!(decided["labels"][0], "credential/aws_access_key");
+    // Keyed digests: nobody can confirm a guessed secret by hashing it.
+    for e in [completed, decided] {
+        let digest = e["result_digest"]
+            .as_str()
+            .or(e["args_digest"].as_str())
+            .unwrap();
+        assert!(
+            digest.starts_with("hmac-sha256:") && digest.len() == 12 + 64,
+            "{digest}"
+        );
+    }
     assert_eq!(
         decided["detail"]["arguments"]["id"],
         "[REDACTED:aws_access_key]"
