@@ -9,13 +9,7 @@ async fn gateway_with_history() -> Gateway {
     let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     for id in ["cus_001", "cus_002", "cus_003"] {
-        call(
-            &client,
-            "crm.lookup_customer",
-            serde_json::json!({"id": id}),
-        )
-        .await
-        .unwrap();
+        lookup(&client, id).await.unwrap();
     }
     gw.kill();
     assert!(gw.ok(&["audit", "verify"]).contains("verified"));

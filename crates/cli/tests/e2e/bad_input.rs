@@ -89,13 +89,7 @@ async fn malformed_requests_get_clear_errors_and_are_audited() {
     );
     // And the agent can still work.
     let client = client_stateless(&gw.url(), &token).await.unwrap();
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&client, "cus_001").await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,22 +98,9 @@ async fn a_dead_upstream_gets_a_clear_error_and_the_gateway_stays_up() {
     gw.add_agent("bot");
     let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&client, "cus_001").await.unwrap();
     gw.kill_upstream();
-    let e = error_of(
-        call(
-            &client,
-            "crm.lookup_customer",
-            serde_json::json!({"id": "cus_001"}),
-        )
-        .await,
-    );
+    let e = error_of(lookup(&client, "cus_001").await);
     assert_eq!(e.code.0, -32004, "{}", e.message);
     assert!(
         e.message.contains("upstream `crm` is unavailable"),

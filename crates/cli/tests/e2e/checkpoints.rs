@@ -12,13 +12,7 @@ async fn checkpointed() -> (Gateway, u64) {
     let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     for id in ["cus_001", "cus_002"] {
-        call(
-            &client,
-            "crm.lookup_customer",
-            serde_json::json!({ "id": id }),
-        )
-        .await
-        .unwrap();
+        lookup(&client, id).await.unwrap();
     }
     let head = gw.audit().last().unwrap()["seq"].as_u64().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

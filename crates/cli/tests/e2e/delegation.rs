@@ -82,13 +82,7 @@ async fn a_delegated_worker_is_bounded_by_and_dies_with_its_parent() {
         out["token"].as_str().unwrap().to_owned(),
     );
     let client = client_legacy(&gw.url(), &token).await.unwrap();
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&client, "cus_001").await.unwrap();
     let e = error_of(
         call(
             &client,
@@ -130,13 +124,7 @@ async fn a_delegated_worker_is_bounded_by_and_dies_with_its_parent() {
         "--reason",
         "orchestrator compromised",
     ]);
-    let err = call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap_err();
+    let err = lookup(&client, "cus_001").await.unwrap_err();
     let challenge = err.auth_challenge().unwrap_or_default().to_owned();
     assert!(
         challenge.contains(&format!(
@@ -196,13 +184,7 @@ async fn an_orchestrator_delegates_in_session_and_revocation_cascades() {
         .map(|t| t.name.to_string())
         .collect();
     assert_eq!(worker_tools, vec!["crm.lookup_customer"]);
-    call(
-        &worker,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_004"}),
-    )
-    .await
-    .unwrap();
+    lookup(&worker, "cus_004").await.unwrap();
     let back = error_of(delegate(&worker, serde_json::json!({
         "agent": "orchestrator", "tools": ["crm.*"], "max_class": "orchestrate", "expires_in": 60, "purpose": "widen back"
     })).await.map(|_| rmcp::model::CallToolResult::success(vec![])));
@@ -229,13 +211,7 @@ async fn an_orchestrator_delegates_in_session_and_revocation_cascades() {
     assert!(events.iter().any(|e| e["kind"] == "delegation_refused"));
 
     gw.ok(&["revoke", &parent, "--by", "sec@corp", "--reason", "done"]);
-    let err = call(
-        &worker,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_004"}),
-    )
-    .await
-    .unwrap_err();
+    let err = lookup(&worker, "cus_004").await.unwrap_err();
     assert!(
         err.auth_challenge()
             .unwrap_or_default()
@@ -325,21 +301,9 @@ async fn an_expired_ancestor_ends_its_descendants() {
     let worker = client_legacy(&gw.url(), child["token"].as_str().unwrap())
         .await
         .unwrap();
-    call(
-        &worker,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&worker, "cus_001").await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-    let err = call(
-        &worker,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap_err();
+    let err = lookup(&worker, "cus_001").await.unwrap_err();
     // Tokens never outlive their chain, so the worker's token has died with the parent.
     let challenge = err.auth_challenge().unwrap_or_default().to_owned();
     assert!(challenge.contains("expired"), "{challenge}");
@@ -368,21 +332,8 @@ async fn argument_constraints_bind_calls_and_children_cannot_loosen_them() {
         &["--arg", "crm.lookup_customer:id in cus_001,cus_002"],
     );
     let client = client_legacy(&gw.url(), &token).await.unwrap();
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_002"}),
-    )
-    .await
-    .unwrap();
-    let e = error_of(
-        call(
-            &client,
-            "crm.lookup_customer",
-            serde_json::json!({"id": "cus_005"}),
-        )
-        .await,
-    );
+    lookup(&client, "cus_002").await.unwrap();
+    let e = error_of(lookup(&client, "cus_005").await);
     assert!(
         e.message
             .contains("argument `id` of tool `crm.lookup_customer` breaks mandate"),
@@ -434,21 +385,8 @@ async fn argument_constraints_bind_calls_and_children_cannot_loosen_them() {
     let worker = client_legacy(&gw.url(), child["token"].as_str().unwrap())
         .await
         .unwrap();
-    call(
-        &worker,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&worker, "cus_001").await.unwrap();
     // cus_002 passes the parent's constraint but not the child's own.
-    let e = error_of(
-        call(
-            &worker,
-            "crm.lookup_customer",
-            serde_json::json!({"id": "cus_002"}),
-        )
-        .await,
-    );
+    let e = error_of(lookup(&worker, "cus_002").await);
     assert!(e.message.contains("breaks mandate"), "{}", e.message);
 }

@@ -19,14 +19,7 @@ async fn kill_9_under_load_loses_no_decision_and_the_log_verifies() {
             let mut done = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && done < 10_000 {
                 let id = format!("cus_00{}", 1 + (worker + done) % 5);
-                if call(
-                    &client,
-                    "crm.lookup_customer",
-                    serde_json::json!({ "id": id }),
-                )
-                .await
-                .is_err()
-                {
+                if lookup(&client, id).await.is_err() {
                     break;
                 }
                 done += 1;

@@ -40,13 +40,7 @@ async fn calls_are_filtered_decided_forwarded_and_audited() {
         );
     }
 
-    let read = call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_002"}),
-    )
-    .await
-    .unwrap();
+    let read = lookup(&client, "cus_002").await.unwrap();
     assert!(
         serde_json::to_string(&read.content)
             .unwrap()
@@ -215,24 +209,10 @@ async fn budget_is_spent_and_then_denied() {
     let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &["--budget", "2"]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     for _ in 0..2 {
-        call(
-            &client,
-            "crm.lookup_customer",
-            serde_json::json!({"id": "cus_001"}),
-        )
-        .await
-        .unwrap();
+        lookup(&client, "cus_001").await.unwrap();
     }
     // The third call is refused: at authentication (chain no longer in force).
-    assert!(
-        call(
-            &client,
-            "crm.lookup_customer",
-            serde_json::json!({"id": "cus_001"})
-        )
-        .await
-        .is_err()
-    );
+    assert!(lookup(&client, "cus_001").await.is_err());
     assert_eq!(gw.upstream_calls().len(), 2);
 }
 
@@ -242,13 +222,7 @@ async fn revocation_from_another_process_denies_the_very_next_call() {
     gw.add_agent("bot");
     let (mandate, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&client, "cus_001").await.unwrap();
     gw.ok(&[
         "revoke",
         &mandate,
@@ -257,13 +231,7 @@ async fn revocation_from_another_process_denies_the_very_next_call() {
         "--reason",
         "incident 7",
     ]);
-    let err = call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap_err();
+    let err = lookup(&client, "cus_001").await.unwrap_err();
     let challenge = err.auth_challenge().unwrap_or_default().to_owned();
     assert!(
         challenge.contains("revoked by sec@corp") && challenge.contains("incident 7"),
@@ -302,26 +270,14 @@ async fn http_upstream_and_both_protocol_revisions() {
             "crm.lookup_customer".to_owned()
         ])
     );
-    call(
-        &legacy,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_003"}),
-    )
-    .await
-    .unwrap();
+    lookup(&legacy, "cus_003").await.unwrap();
 
     let modern = client_stateless(&gw.url(), &token).await.unwrap();
     assert_eq!(
         names(&modern.peer().list_all_tools().await.unwrap()).len(),
         2
     );
-    let r = call(
-        &modern,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_003"}),
-    )
-    .await
-    .unwrap();
+    let r = lookup(&modern, "cus_003").await.unwrap();
     assert!(
         serde_json::to_string(&r.content)
             .unwrap()

@@ -26,13 +26,7 @@ async fn a_leaked_credential_is_redacted_for_the_agent_and_labelled_in_the_log()
     );
 
     // Arguments are labelled, and kept only redacted.
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({ "id": FAKE_KEY }),
-    )
-    .await
-    .unwrap();
+    lookup(&client, FAKE_KEY).await.unwrap();
 
     let events = gw.audit();
     let completed = events

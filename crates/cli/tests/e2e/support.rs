@@ -299,6 +299,19 @@ pub async fn call(
     client.peer().call_tool(params).await
 }
 
+/// Calls `crm.lookup_customer` with an `id` (any JSON value, or a `&str`).
+pub async fn lookup(
+    client: &Client,
+    id: impl serde::Serialize,
+) -> Result<CallToolResult, rmcp::ServiceError> {
+    call(
+        client,
+        "crm.lookup_customer",
+        serde_json::json!({ "id": id }),
+    )
+    .await
+}
+
 /// The JSON-RPC error of a refused call.
 pub fn error_of(result: Result<CallToolResult, rmcp::ServiceError>) -> rmcp::ErrorData {
     match result {

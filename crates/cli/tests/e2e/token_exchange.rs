@@ -141,13 +141,7 @@ async fn an_exchanged_worker_token_is_narrower_and_dies_with_the_orchestrator() 
     assert_ne!(worker_claims["mid"], claims(&actor)["mid"]);
 
     let client = client_legacy(&url, &token).await.unwrap();
-    call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap();
+    lookup(&client, "cus_001").await.unwrap();
     // Read only, lookups only: what the orchestrator could do, the worker cannot.
     let e = error_of(call(&client, "crm.list_customers", serde_json::json!({})).await);
     assert!(e.message.contains("no grant"), "{}", e.message);
@@ -167,13 +161,7 @@ async fn an_exchanged_worker_token_is_narrower_and_dies_with_the_orchestrator() 
     );
 
     gw.ok(&["revoke", &parent, "--by", "sec@corp", "--reason", "r"]);
-    let err = call(
-        &client,
-        "crm.lookup_customer",
-        serde_json::json!({"id": "cus_001"}),
-    )
-    .await
-    .unwrap_err();
+    let err = lookup(&client, "cus_001").await.unwrap_err();
     assert!(
         err.auth_challenge().unwrap_or_default().contains("revoked"),
         "{err:?}"
