@@ -37,6 +37,7 @@ pub enum CheckpointFailure {
 /// Makes checkpoints: keeps the tree of everything seen so far and signs its root.
 pub struct Checkpointer {
     signer: NoteSigner,
+    key: ed25519_dalek::SigningKey,
     config: AuditConfig,
     state: Mutex<State>,
 }
@@ -53,7 +54,8 @@ impl Checkpointer {
     pub fn open(keys_dir: &Path, config: &AuditConfig) -> Result<Self, mandate_auth::KeyError> {
         let key = mandate_auth::load_or_create_ed25519(keys_dir, KEY_FILE)?;
         Ok(Self {
-            signer: NoteSigner::new(config.origin.clone(), key),
+            signer: NoteSigner::new(config.origin.clone(), key.clone()),
+            key,
             config: config.clone(),
             state: Mutex::new(State::default()),
         })
@@ -62,6 +64,13 @@ impl Checkpointer {
     /// The public key that verifies this gateway's checkpoints.
     pub fn verifier(&self) -> NoteVerifier {
         self.signer.verifier()
+    }
+
+    /// The verifier for a note this gateway's key signed under `origin`: checkpoints
+    /// stay verifiable after the operator renames the log (a new `public_url` or `node`).
+    pub fn verifier_for(&self, note: &str) -> NoteVerifier {
+        let origin = note.lines().next().unwrap_or_default();
+        NoteSigner::new(origin.to_owned(), self.key.clone()).verifier()
     }
 
     /// Events appended since the last checkpoint, as far as this checkpointer knows.

@@ -8,7 +8,7 @@ use crate::record;
 use crate::rescue::CallError;
 use mandate_core::{CallTarget, Decision, DenyReason};
 use mandate_policy::{Verdict, decide_call};
-use mandate_store::{Spend, SpendRefusal};
+use mandate_store::Spend;
 use rmcp::model::{CallToolResult, JsonObject};
 use std::time::Instant;
 
@@ -75,9 +75,10 @@ impl Gateway {
         }
         let decided_seq = match self.store.record_allowed(&chain_ids, allowed).await {
             Ok(Spend::Recorded { seq }) => seq,
-            Ok(Spend::Refused { mandate, cause }) => {
-                // Another call spent the last of a budget, or a revocation landed, since we looked.
-                let decision = Decision::Deny(vec![spend_refusal(&mandate, &cause)]);
+            Ok(Spend::Refused { .. }) => {
+                // Another call spent the last of a budget, or a revocation landed, since we
+                // looked: reload the chain so the denial names what really happened.
+                let decision = Decision::Deny(vec![self.why_no_longer_in_force(principal).await?]);
                 self.audit_denial(principal, name, Some(tool), &args_digest, &decision)
                     .await?;
                 return Err(CallError::Refused(decision));
@@ -110,6 +111,22 @@ impl Gateway {
         reply
     }
 
+    /// The chain as the store holds it now, and the first mandate in it that is dead.
+    async fn why_no_longer_in_force(&self, principal: &Principal) -> Result<DenyReason, CallError> {
+        let fresh = self.chain(&principal.chain.leaf().id).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot reload a chain whose spend was refused");
+            CallError::NotRecorded
+        })?;
+        match fresh.check_in_force(crate::now()) {
+            Err(inactive) => Ok(DenyReason::NotInForce(inactive)),
+            // The store refused and the reloaded chain looks alive: never forward on a doubt.
+            Ok(()) => {
+                tracing::error!("the store refused a spend on a chain that is in force");
+                Err(CallError::NotRecorded)
+            }
+        }
+    }
+
     async fn audit_denial(
         &self,
         principal: &Principal,
@@ -124,23 +141,6 @@ impl Gateway {
             CallError::NotRecorded
         })
     }
-}
-
-fn spend_refusal(mandate: &mandate_core::MandateId, cause: &SpendRefusal) -> DenyReason {
-    use mandate_core::{Inactive, InactiveCause, Revocation};
-    let cause = match cause {
-        SpendRefusal::BudgetSpent { budget } => InactiveCause::BudgetSpent { budget: *budget },
-        SpendRefusal::Revoked | SpendRefusal::Missing => InactiveCause::Revoked(Revocation {
-            by: "unknown".to_owned(),
-            reason: "revoked while this call was being decided".to_owned(),
-            at: crate::now(),
-        }),
-    };
-    DenyReason::NotInForce(Inactive {
-        mandate: mandate.clone(),
-        is_leaf: false,
-        cause,
-    })
 }
 
 /// The digest of the arguments' JSON (keys sorted), recorded instead of the arguments.

@@ -116,10 +116,10 @@ async fn keep_checkpointing(gw: Arc<Gateway>, shutdown: CancellationToken) {
             .unsigned(gw.store.as_ref())
             .await
             .unwrap_or(0);
+        // On the interval, `checkpoint` itself finds out whether anything is unsigned (the
+        // count above is only known after the first checkpoint has read the store).
         let due = stopping
             || unsigned >= config.checkpoint_every
-            || (unsigned > 0 && last.elapsed() >= config.checkpoint_interval)
-            // Until the first checkpoint, the checkpointer does not know what is signed.
             || last.elapsed() >= config.checkpoint_interval;
         if due {
             last = tokio::time::Instant::now();

@@ -411,3 +411,38 @@ async fn a_changed_upstream_tool_list_refreshes_the_catalog() {
             .contains("nominal")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_never_exceed_the_budget() {
+    let gw = Gateway::start(Upstream::Stdio);
+    gw.add_agent("bot");
+    let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &["--budget", "3"]);
+    let mut calls = Vec::new();
+    for _ in 0..12 {
+        let (url, token) = (gw.url(), token.clone());
+        calls.push(tokio::spawn(async move {
+            let client = client_stateless(&url, &token).await.ok()?;
+            lookup(&client, "cus_001").await.ok()
+        }));
+    }
+    let mut allowed = 0;
+    for c in calls {
+        allowed += usize::from(c.await.unwrap().is_some());
+    }
+    assert_eq!(allowed, 3);
+    assert_eq!(gw.upstream_calls().len(), 3);
+    // Whichever way a late call was refused, the log says why, truthfully.
+    let denials: Vec<String> = gw
+        .audit()
+        .into_iter()
+        .filter(|e| e["kind"] == "decided" && e["decision"] == "deny")
+        .map(|e| e["reasons"][0].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!denials.is_empty());
+    assert!(
+        denials
+            .iter()
+            .all(|r| r.contains("has spent its budget of 3 calls")),
+        "{denials:?}"
+    );
+}

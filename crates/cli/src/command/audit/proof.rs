@@ -40,7 +40,7 @@ pub async fn prove(global: &GlobalArgs, seq: u64) -> anyhow::Result<ExitCode> {
         "event #{seq} is not covered by the latest checkpoint (it covers #1..#{size})"
     );
     check_note(
-        &gateway.checkpointer.verifier(),
+        &gateway.checkpointer.verifier_for(&note),
         &tree,
         &note,
         &format!("#{size}"),

@@ -45,18 +45,22 @@ pub async fn run(global: &GlobalArgs, published: Option<&Path>) -> anyhow::Resul
             None
         }
     };
-    let verifier = gateway.checkpointer.verifier();
+    let checkpointer = &gateway.checkpointer;
     let kept = gateway.store.checkpoints().await?;
     for (size, note) in &kept {
+        let verifier = checkpointer.verifier_for(note);
         if let Err(mismatch) = check_note(&verifier, &tree, note, &format!("#{size}")) {
             problems.push(mismatch.to_string());
         }
     }
     if let Some(path) = published {
         let note = std::fs::read_to_string(path)?;
-        if let Err(mismatch) =
-            check_note(&verifier, &tree, &note, &format!("in `{}`", path.display()))
-        {
+        if let Err(mismatch) = check_note(
+            &checkpointer.verifier_for(&note),
+            &tree,
+            &note,
+            &format!("in `{}`", path.display()),
+        ) {
             problems.push(mismatch.to_string());
         }
     }
