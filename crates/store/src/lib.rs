@@ -27,7 +27,7 @@ mod error;
 mod sqlite;
 
 pub use error::StoreError;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, WriteStats};
 
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};

@@ -3,22 +3,25 @@
 //! Every write runs in a `BEGIN IMMEDIATE` transaction, which takes SQLite's
 //! write lock before reading anything. So the audit head read inside it is
 //! the true last entry even when the gateway and the CLI write at once, and
-//! their events form one unbroken chain. Blocking calls run on tokio's
-//! blocking pool, over one write and one read connection.
+//! their events form one unbroken chain. Writes go to one writer thread that
+//! commits them in groups (see `writer`); reads run on tokio's blocking pool.
 
 mod agents;
 mod log;
 mod mandates;
 mod schema;
+mod writer;
 
 use crate::{RevokeOutcome, Spend, Store, StoreError};
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
 use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation};
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+pub use writer::WriteStats;
+use writer::{Finish, Writer};
 
 /// The SQLite store. Cheap to clone: clones share the connections.
 #[derive(Clone)]
@@ -28,7 +31,7 @@ pub struct SqliteStore {
 
 struct Connections {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Writer,
     reader: Mutex<Connection>,
 }
 
@@ -56,7 +59,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Connections {
                 path: path.to_owned(),
-                writer: Mutex::new(writer),
+                writer: Writer::start(writer)?,
                 reader: Mutex::new(reader),
             }),
         })
@@ -67,20 +70,19 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the blocking pool. `f`
-    /// commits; returning without committing rolls back.
+    /// How this process's writes were grouped into commits (one fsync each).
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner.writer.stats()
+    }
+
+    /// Runs `f` inside the writer's next group commit, and returns once the group
+    /// is durable. An error or [`Finish::Rollback`] undoes `f`'s changes only.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            f(tx)
-        })
-        .await
+        self.inner.writer.write(f).await
     }
 
     /// Runs `f` on the read connection on the blocking pool.
@@ -117,10 +119,8 @@ impl Store for SqliteStore {
     async fn add_agent(&self, agent: &Agent, event: AuditEvent) -> Result<u64, StoreError> {
         let agent = agent.clone();
         self.write(move |tx| {
-            agents::insert(&tx, &agent)?;
-            let seq = log::append(&tx, &event)?;
-            tx.commit()?;
-            Ok(seq)
+            agents::insert(tx, &agent)?;
+            Ok(Finish::Commit(log::append(tx, &event)?))
         })
         .await
     }
@@ -141,10 +141,8 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         let mandate = mandate.clone();
         self.write(move |tx| {
-            mandates::insert(&tx, &mandate)?;
-            let seq = log::append(&tx, &event)?;
-            tx.commit()?;
-            Ok(seq)
+            mandates::insert(tx, &mandate)?;
+            Ok(Finish::Commit(log::append(tx, &event)?))
         })
         .await
     }
@@ -176,15 +174,14 @@ impl Store for SqliteStore {
     ) -> Result<RevokeOutcome, StoreError> {
         let id = id.clone();
         self.write(move |tx| {
-            mandates::revoke(&tx, &id, &revocation)?;
-            let descendants = mandates::subtree(&tx, &id)?
+            mandates::revoke(tx, &id, &revocation)?;
+            let descendants = mandates::subtree(tx, &id)?
                 .into_iter()
                 .map(|m| m.id)
                 .filter(|d| *d != id)
                 .collect();
-            let seq = log::append(&tx, &event)?;
-            tx.commit()?;
-            Ok(RevokeOutcome { seq, descendants })
+            let seq = log::append(tx, &event)?;
+            Ok(Finish::Commit(RevokeOutcome { seq, descendants }))
         })
         .await
     }
@@ -197,33 +194,28 @@ impl Store for SqliteStore {
         let chain = chain.to_vec();
         self.write(move |tx| {
             // INVARIANT (DESIGN.md 5): the spend and the decision are one
-            // transaction, committed with `synchronous=FULL` (the WAL is
-            // fsynced), so an allowed call is durable before it is forwarded
-            // and a refused spend leaves neither uses nor an event behind.
+            // job of a group committed with `synchronous=FULL` (the WAL is
+            // fsynced), and the answer waits for that commit, so an allowed
+            // call is durable before it is forwarded; a refused spend rolls
+            // back its savepoint and leaves neither uses nor an event behind.
             for id in &chain {
-                if let Some(cause) = mandates::spend_one(&tx, id)? {
-                    tx.rollback()?;
+                if let Some(cause) = mandates::spend_one(tx, id)? {
                     tracing::debug!(mandate = %id, ?cause, "spend refused");
-                    return Ok(Spend::Refused {
+                    return Ok(Finish::Rollback(Spend::Refused {
                         mandate: id.clone(),
                         cause,
-                    });
+                    }));
                 }
             }
-            let seq = log::append(&tx, &event)?;
-            tx.commit()?;
-            Ok(Spend::Recorded { seq })
+            let seq = log::append(tx, &event)?;
+            Ok(Finish::Commit(Spend::Recorded { seq }))
         })
         .await
     }
 
     async fn append(&self, event: AuditEvent) -> Result<u64, StoreError> {
-        self.write(move |tx| {
-            let seq = log::append(&tx, &event)?;
-            tx.commit()?;
-            Ok(seq)
-        })
-        .await
+        self.write(move |tx| Ok(Finish::Commit(log::append(tx, &event)?)))
+            .await
     }
 
     async fn events(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
@@ -241,8 +233,7 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO audit_checkpoints (size, note) VALUES (?1, ?2)",
                 rusqlite::params![size, note],
             )?;
-            tx.commit()?;
-            Ok(())
+            Ok(Finish::Commit(()))
         })
         .await
     }
@@ -300,23 +291,43 @@ mod tests {
         e
     }
 
-    #[test]
-    fn connections_are_durable_and_wait_for_each_other() {
+    fn pragmas(conn: &Connection) -> Vec<String> {
+        [
+            "journal_mode",
+            "synchronous",
+            "foreign_keys",
+            "busy_timeout",
+        ]
+        .iter()
+        .map(|name| {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+        })
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn connections_are_durable_and_wait_for_each_other() {
         let (_dir, store) = open();
-        for conn in [&store.inner.writer, &store.inner.reader] {
-            let conn = conn.lock().unwrap();
-            let pragma = |name: &str| -> String {
-                conn.query_row(&format!("PRAGMA {name}"), [], |r| {
-                    r.get::<_, rusqlite::types::Value>(0)
-                })
-                .map(|v| format!("{v:?}"))
-                .unwrap()
-            };
-            assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
-            assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
-            assert_eq!(pragma("foreign_keys"), "Integer(1)");
-            assert_eq!(pragma("busy_timeout"), "Integer(5000)");
-        }
+        let expected = [
+            r#"Text("wal")"#,
+            "Integer(2)",
+            "Integer(1)",
+            "Integer(5000)",
+        ];
+        let writer = store
+            .write(|conn| Ok(Finish::Commit(pragmas(conn))))
+            .await
+            .unwrap();
+        assert_eq!(
+            writer, expected,
+            "writer: WAL, synchronous=FULL, fks, busy wait"
+        );
+        let reader = store.read(|conn| Ok(pragmas(conn))).await.unwrap();
+        assert_eq!(reader, expected, "reader");
     }
 
     #[tokio::test]
@@ -324,13 +335,14 @@ mod tests {
         let (_dir, store) = open();
         store.append(event()).await.unwrap();
         let head = store.audit_head().await.unwrap();
-        {
-            let conn = store.inner.writer.lock().unwrap();
-            let pages: u64 = conn
-                .query_row("PRAGMA page_count", [], |r| r.get(0))
-                .unwrap();
-            conn.pragma_update(None, "max_page_count", pages).unwrap();
-        }
+        store
+            .write(|conn| {
+                let pages: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                conn.pragma_update(None, "max_page_count", pages)?;
+                Ok(Finish::Commit(()))
+            })
+            .await
+            .unwrap();
         let mut err = None;
         for _ in 0..20 {
             if let Err(e) = store.append(event()).await {
@@ -348,6 +360,79 @@ mod tests {
         assert_eq!(store.audit_head().await.unwrap(), last);
         assert!(mandate_audit::verify(events, last).is_ok());
         assert!(last.map(|(s, _)| s) >= head.map(|(s, _)| s));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_share_commits_and_a_refusal_undoes_only_itself() {
+        let (_dir, store) = open();
+        // Many appends at once: each answer is a distinct seq, and the chain is unbroken.
+        let appends: Vec<_> = (0..200)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(event()).await.unwrap() })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for a in appends {
+            seqs.push(a.await.unwrap());
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+        // Writes queued while the writer is busy share the next commit.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let before = store.write_stats();
+        let writer = store.clone();
+        let blocker = tokio::spawn(async move {
+            writer
+                .write(move |_| {
+                    let _ = hold.recv();
+                    Ok(Finish::Commit(()))
+                })
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let queued: Vec<_> = (0..50)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append(event()).await.unwrap() })
+            })
+            .collect();
+        // Generous: the 50 tasks only need to reach the queue, which takes microseconds.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for q in queued {
+            q.await.unwrap();
+        }
+        let after = store.write_stats();
+        assert_eq!(after.writes - before.writes, 51);
+        assert_eq!(
+            after.groups - before.groups,
+            2,
+            "the blocker's group, then one for all 50"
+        );
+        // In one group: a job that rolls back and a job that fails leave nothing; their
+        // neighbours commit.
+        let rolled_back = store.write(|conn| {
+            log::append(conn, &event())?;
+            Ok(Finish::Rollback("undone"))
+        });
+        let failed = store.write(|conn| -> Result<Finish<()>, StoreError> {
+            log::append(conn, &event())?;
+            Err(StoreError::Conflict {
+                what: "test",
+                id: "x".into(),
+            })
+        });
+        let kept = store.append(event());
+        let (rolled_back, failed, kept) = tokio::join!(rolled_back, failed, kept);
+        assert_eq!(rolled_back.unwrap(), "undone");
+        assert!(matches!(failed, Err(StoreError::Conflict { .. })));
+        assert_eq!(kept.unwrap(), 251);
+        let events = store.events(0, 1000).await.unwrap();
+        assert_eq!(events.len(), 251);
+        let head = store.audit_head().await.unwrap();
+        assert_eq!(mandate_audit::verify(events, head).unwrap().events, 251);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 
 use crate::StoreError;
 use mandate_core::{Agent, AgentId, Owner, Timestamp};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, name, owners, registered_at";
 
 /// Inserts `agent` ([`StoreError::Conflict`] if its id is taken).
-pub(crate) fn insert(tx: &Transaction<'_>, agent: &Agent) -> Result<(), StoreError> {
+pub(crate) fn insert(tx: &Connection, agent: &Agent) -> Result<(), StoreError> {
     let owners = serde_json::to_string(&agent.owners)
         .map_err(|e| StoreError::Sqlite(format!("cannot encode owners: {e}")))?;
     let inserted = tx

@@ -3,13 +3,15 @@
 use crate::StoreError;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-/// Appends `event` after the recorded head and moves the head, inside `tx`.
-// INVARIANT (DESIGN.md 6): `tx` is a `BEGIN IMMEDIATE` transaction, so the
-// head read here is the last entry of every writer, in every process, and
-// the new entry chains to it.
-pub(crate) fn append(tx: &Transaction<'_>, event: &AuditEvent) -> Result<u64, StoreError> {
+/// Appends `event` after the recorded head and moves the head, inside the
+/// writer's open transaction.
+// INVARIANT (DESIGN.md 6): the writer runs every job inside a `BEGIN IMMEDIATE`
+// transaction, so the head read here is the last entry of every writer, in
+// every process (and of the jobs before this one in the same group), and the
+// new entry chains to it.
+pub(crate) fn append(tx: &Connection, event: &AuditEvent) -> Result<u64, StoreError> {
     let sealed = StoredEvent::after(head(tx)?, event)?;
     let canonical = std::str::from_utf8(&sealed.canonical)
         .map_err(|e| StoreError::Corrupt(format!("canonical json is not utf-8: {e}")))?;

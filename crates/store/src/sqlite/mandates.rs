@@ -5,7 +5,7 @@ use mandate_core::{
     ArgConstraint, Grantor, HumanId, Mandate, MandateId, MandateStatus, Revocation, Timestamp,
     ToolClass, ToolPattern,
 };
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// The columns [`decode`] reads, from a table aliased `m`.
 const COLUMNS: &str = "m.id, m.parent, m.granted_by, m.root_human, m.agent, m.tools, m.ceiling,
@@ -13,7 +13,7 @@ const COLUMNS: &str = "m.id, m.parent, m.granted_by, m.root_human, m.agent, m.to
     m.status, m.revoked_by, m.revoked_reason, m.revoked_at, m.constraints";
 
 /// Inserts `m` ([`StoreError::Conflict`] on a taken id, [`StoreError::UnknownParent`]).
-pub(crate) fn insert(tx: &Transaction<'_>, m: &Mandate) -> Result<(), StoreError> {
+pub(crate) fn insert(tx: &Connection, m: &Mandate) -> Result<(), StoreError> {
     if exists(tx, &m.id)? {
         return Err(StoreError::Conflict {
             what: "mandate",
@@ -124,11 +124,7 @@ pub(crate) fn subtree(conn: &Connection, id: &MandateId) -> Result<Vec<Mandate>,
 }
 
 /// Marks `id` revoked ([`StoreError::AlreadyRevoked`], [`StoreError::NotFound`]).
-pub(crate) fn revoke(
-    tx: &Transaction<'_>,
-    id: &MandateId,
-    r: &Revocation,
-) -> Result<(), StoreError> {
+pub(crate) fn revoke(tx: &Connection, id: &MandateId, r: &Revocation) -> Result<(), StoreError> {
     let changed = tx
         .prepare_cached(
             "UPDATE mandates SET status = 'revoked', revoked_by = ?2, revoked_reason = ?3, revoked_at = ?4
@@ -149,7 +145,7 @@ pub(crate) fn revoke(
 
 /// Spends one call of `id` if it is active and within budget; otherwise says why not.
 pub(crate) fn spend_one(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &MandateId,
 ) -> Result<Option<SpendRefusal>, StoreError> {
     let changed = tx

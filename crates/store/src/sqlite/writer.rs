@@ -1,0 +1,233 @@
+//! The one writer: a thread that owns the write connection and commits queued writes
+//! in groups, so that many concurrent callers share one `BEGIN IMMEDIATE … COMMIT` and one fsync.
+//!
+//! Each job runs inside its own savepoint of the group's transaction: a job that
+//! fails or asks to roll back (a refused spend) undoes only its own changes, and
+//! its neighbours still commit. Nobody hears back before the group's commit
+//! returned, so a reply of success always means "on disk". A disk or I/O failure
+//! in one job aborts the whole group, because SQLite may already have rolled the
+//! transaction back underneath it.
+
+use crate::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// The most jobs one commit covers: bounds the time the write lock is held.
+const MAX_GROUP: usize = 512;
+
+/// What a job decided about its own changes.
+#[derive(Debug)]
+pub(crate) enum Finish<T> {
+    /// Keep them: they commit with the group.
+    Commit(T),
+    /// Undo them; the caller still gets `T`.
+    Rollback(T),
+}
+
+/// Handle to the writer thread; clones share it. The thread stops when the last handle is dropped.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Box<dyn Job>>,
+    stats: Arc<Counters>,
+}
+
+/// How the writer has grouped the writes so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions committed (or attempted): one fsync each.
+    pub groups: u64,
+    /// Writes run inside them.
+    pub writes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    groups: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl Writer {
+    /// Starts the writer thread owning `conn`.
+    pub(crate) fn start(conn: Connection) -> Result<Writer, StoreError> {
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let stats = Arc::new(Counters::default());
+        let counters = Arc::clone(&stats);
+        std::thread::Builder::new()
+            .name("mandate-store-writer".to_owned())
+            .spawn(move || run(conn, jobs, &counters))
+            .map_err(|e| StoreError::Io(format!("cannot start the store's writer thread: {e}")))?;
+        Ok(Writer { queue, stats })
+    }
+
+    /// The groups committed and the writes they carried, since start.
+    pub(crate) fn stats(&self) -> WriteStats {
+        WriteStats {
+            groups: self.stats.groups.load(Ordering::Relaxed),
+            writes: self.stats.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `f` in the next group and answers once that group is durable (or failed).
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Box::new(Pending { f, reply }))
+            .map_err(|_| StoreError::Task("the store's writer thread has stopped".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Task("the store's writer thread dropped a write".to_owned()))?
+    }
+}
+
+/// A queued write, with its types erased so that one queue carries them all.
+trait Job: Send {
+    /// Runs the write against the group's open transaction.
+    fn run(self: Box<Self>, conn: &Connection) -> Ran;
+    /// Answers without running: the group could not start.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// A job that ran, waiting for its group's commit.
+struct Ran {
+    /// Whether its savepoint should be kept.
+    keep: bool,
+    /// Whether it failed in a way that poisons the whole transaction.
+    fatal: Option<StoreError>,
+    /// Sends the answer, given the group's outcome (`Some(error)`: nothing was kept).
+    answer: Box<dyn FnOnce(Option<StoreError>) + Send>,
+}
+
+struct Pending<F, T> {
+    f: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T> Job for Pending<F, T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Ran {
+        let Pending { f, reply } = *self;
+        let (keep, result) = match f(conn) {
+            Ok(Finish::Commit(value)) => (true, Ok(value)),
+            Ok(Finish::Rollback(value)) => (false, Ok(value)),
+            Err(error) => (false, Err(error)),
+        };
+        let fatal = match &result {
+            Err(e @ (StoreError::DiskFull | StoreError::Io(_) | StoreError::Corrupt(_))) => {
+                Some(e.clone())
+            }
+            _ => None,
+        };
+        Ran {
+            keep,
+            fatal,
+            answer: Box::new(move |group_error| {
+                // A job that kept nothing is unaffected by the commit; one that
+                // kept changes succeeded only if the commit did.
+                let answer = match group_error {
+                    Some(error) if keep => Err(error),
+                    _ => result,
+                };
+                // The caller may have gone away (its request was cancelled); the write stands.
+                let _ = reply.send(answer);
+            }),
+        }
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+fn run(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, counters: &Counters) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        counters.groups.fetch_add(1, Ordering::Relaxed);
+        counters
+            .writes
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        commit_group(&mut conn, group);
+    }
+    tracing::debug!("store writer stopped");
+}
+
+/// One transaction for the whole group, one savepoint per job, one commit.
+fn commit_group(conn: &mut Connection, group: Vec<Box<dyn Job>>) {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = StoreError::from(e);
+            tracing::error!(%error, jobs = group.len(), "cannot start a write group");
+            for job in group {
+                job.fail(error.clone());
+            }
+            return;
+        }
+    };
+    let mut ran = Vec::with_capacity(group.len());
+    let mut aborted = None;
+    let mut pending = group.into_iter();
+    for job in pending.by_ref() {
+        let mut savepoint = match tx.savepoint() {
+            Ok(savepoint) => savepoint,
+            Err(e) => {
+                aborted = Some((StoreError::from(e), Some(job)));
+                break;
+            }
+        };
+        let done = job.run(&savepoint);
+        let settled = if done.keep {
+            savepoint.commit()
+        } else {
+            savepoint.rollback()
+        };
+        let fatal = done.fatal.clone();
+        ran.push(done);
+        match (fatal, settled) {
+            (Some(error), _) => {
+                aborted = Some((error, None));
+                break;
+            }
+            (None, Err(e)) => {
+                aborted = Some((StoreError::from(e), None));
+                break;
+            }
+            (None, Ok(())) => {}
+        }
+    }
+    let outcome = match aborted {
+        None => tx.commit().err().map(StoreError::from),
+        Some((error, unran)) => {
+            // Dropping the transaction rolls it back (if SQLite has not already).
+            drop(tx);
+            if let Some(job) = unran {
+                job.fail(error.clone());
+            }
+            for job in pending.by_ref() {
+                job.fail(error.clone());
+            }
+            Some(error)
+        }
+    };
+    if let Some(error) = &outcome {
+        tracing::error!(%error, jobs = ran.len(), "a write group failed; none of it was kept");
+    }
+    for done in ran {
+        (done.answer)(outcome.clone());
+    }
+}
