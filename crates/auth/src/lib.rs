@@ -46,6 +46,7 @@ mod claims;
 mod error;
 mod issue;
 mod key;
+mod remembered;
 mod verify;
 
 pub use claims::{Actor, Claims};

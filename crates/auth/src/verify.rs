@@ -11,6 +11,7 @@
 //! parsed before its signature has verified.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -22,6 +23,7 @@ use serde::de::IgnoredAny;
 use crate::claims::{Claims, RawClaims};
 use crate::error::TokenError;
 use crate::key::VerificationKey;
+use crate::remembered::Remembered;
 
 /// The longest token accepted, in bytes; longer ones are refused unparsed.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -41,6 +43,8 @@ pub struct TokenVerifier {
     keys: Vec<VerificationKey>,
     // INVARIANT: not negative.
     leeway_secs: i64,
+    /// Tokens verified before, shared by clones (see [`TokenVerifier::verify_remembered`]).
+    remembered: Arc<Remembered>,
 }
 
 /// A token whose signature, issuer, audience and times all checked out.
@@ -78,6 +82,7 @@ impl TokenVerifier {
             audience: audience.into(),
             keys,
             leeway_secs: 0,
+            remembered: Arc::new(Remembered::default()),
         }
     }
 
@@ -101,6 +106,27 @@ impl TokenVerifier {
         let claims = authentic.claims()?;
         self.check_claims(&claims, now)?;
         Ok(VerifiedToken { claims })
+    }
+
+    /// Like [`verify`](Self::verify), but a token this verifier (or a clone) verified
+    /// before is not verified again: only its times are checked against `now`.
+    ///
+    /// A token is recognised by its whole text, so any change to it, in any part, is
+    /// verified afresh. Only tokens that verified are remembered, and at most a bounded
+    /// number of them.
+    pub fn verify_remembered(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<VerifiedToken>, TokenError> {
+        if let Some(known) = self.remembered.get(token) {
+            // Issuer and audience were checked when it was first verified and cannot change.
+            self.check_claims(known.claims(), now)?;
+            return Ok(known);
+        }
+        let verified = Arc::new(self.verify(token, now)?);
+        self.remembered.put(token, Arc::clone(&verified));
+        Ok(verified)
     }
 
     fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), TokenError> {

@@ -35,6 +35,7 @@ mod decide;
 mod error;
 mod facts;
 mod groups;
+mod memo;
 mod org;
 mod schema;
 mod source;

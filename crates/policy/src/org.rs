@@ -7,6 +7,7 @@ use crate::PolicyError;
 use crate::compile::compile;
 use crate::facts::{CallFacts, Query};
 use crate::groups::Groups;
+use crate::memo::{DEFAULT_CAPACITY, VerdictMemo};
 use crate::schema::Vocabulary;
 use crate::source::{self, Source};
 use cedar_policy::{AuthorizationError, Authorizer, PolicySet, Response};
@@ -44,6 +45,7 @@ pub struct OrgPolicy {
     policies: PolicySet,
     ids: Vec<String>,
     authorizer: Authorizer,
+    memo: VerdictMemo,
 }
 
 impl OrgPolicy {
@@ -89,6 +91,7 @@ impl OrgPolicy {
             policies: compiled.policies,
             ids: compiled.ids,
             authorizer: Authorizer::new(),
+            memo: VerdictMemo::new(DEFAULT_CAPACITY),
         })
     }
 
@@ -107,10 +110,22 @@ impl OrgPolicy {
         self.ids.is_empty()
     }
 
-    /// The organisation layer of a tool call's decision.
+    /// The organisation layer of a tool call's decision. The answer for the same
+    /// facts is remembered: Cedar is deterministic and sees neither time nor arguments.
     pub fn evaluate_call(&self, facts: &CallFacts<'_>) -> PolicyVerdict {
+        if let Some(verdict) = self.memo.get(facts.chain, facts.target, facts.approved) {
+            return verdict;
+        }
+        self.evaluate_call_afresh(facts)
+    }
+
+    /// The organisation layer of a tool call's decision, always put to Cedar (and remembered).
+    pub fn evaluate_call_afresh(&self, facts: &CallFacts<'_>) -> PolicyVerdict {
         let query = self.vocabulary.call_query(&self.groups, facts, None);
-        self.evaluate(query, "call_tool")
+        let verdict = self.evaluate(query, "call_tool");
+        self.memo
+            .put(facts.chain, facts.target, facts.approved, verdict.clone());
+        verdict
     }
 
     /// The organisation layer of a hand-off from the chain's leaf agent to `worker`.

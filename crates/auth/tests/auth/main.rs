@@ -12,4 +12,5 @@ mod support;
 mod adversarial;
 mod key_file;
 mod properties;
+mod remembered;
 mod round_trip;

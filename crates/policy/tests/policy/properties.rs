@@ -158,3 +158,39 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The memo never changes an answer: the same policy, asked repeatedly about chains that
+    /// reuse mandate ids with other facts, answers as Cedar does when asked afresh.
+    #[test]
+    fn remembered_verdicts_equal_fresh_ones(
+        cases in prop::collection::vec((
+            prop::collection::vec(link(), 1..4),
+            prop::sample::select(TOOLS.to_vec()),
+            class(),
+            any::<bool>(),
+            any::<bool>(),
+        ), 1..6),
+    ) {
+        for (links, tool, class, destructive, approved) in cases {
+            let chain = build(&links);
+            let target = CallTarget {
+                arguments: Some(Default::default()),
+                tool: ToolName::new(tool).unwrap(),
+                radius: BlastRadius { class, destructive, open_world: false },
+            };
+            let facts = mandate_policy::CallFacts { chain: &chain, target: &target, approved };
+            // Asked of another instance, so that this very question is not yet in `defaults()`'s memo.
+            let fresh = OrgPolicy::load(None).unwrap().evaluate_call_afresh(&facts);
+            for _ in 0..2 {
+                prop_assert_eq!(&defaults().evaluate_call(&facts), &fresh);
+            }
+        }
+    }
+}
+
+/// The shipped defaults only, shared by every case so that its memo sees them all.
+fn defaults() -> &'static OrgPolicy {
+    static POLICY: OnceLock<OrgPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| OrgPolicy::load(None).unwrap())
+}
