@@ -141,4 +141,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every kept checkpoint, smallest size first.
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// A counter that moves whenever any mandate may have stopped being in force other
+    /// than by the clock: revoked, budget spent, removed, by any writer in any process.
+    /// While it stands still, a chain read earlier is still in force if its times are.
+    ///
+    /// Cheap enough to call on every request without leaving the async task (a point
+    /// read, or a value a backend keeps current by notification).
+    fn liveness_epoch(&self) -> Result<u64, StoreError>;
 }

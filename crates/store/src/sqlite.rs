@@ -33,6 +33,8 @@ struct Connections {
     path: PathBuf,
     writer: Writer,
     reader: Mutex<Connection>,
+    /// Answers [`Store::liveness_epoch`] inline: one point read, never queued behind a scan.
+    probe: Mutex<Connection>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -55,12 +57,15 @@ impl SqliteStore {
         schema::migrate(&mut writer)?;
         let reader = schema::connect(path)?;
         reader.pragma_update(None, "query_only", true)?;
+        let probe = schema::connect(path)?;
+        probe.pragma_update(None, "query_only", true)?;
         tracing::info!(path = %path.display(), "opened sqlite store");
         Ok(SqliteStore {
             inner: Arc::new(Connections {
                 path: path.to_owned(),
                 writer: Writer::start(writer)?,
                 reader: Mutex::new(reader),
+                probe: Mutex::new(probe),
             }),
         })
     }
@@ -236,6 +241,14 @@ impl Store for SqliteStore {
             Ok(Finish::Commit(()))
         })
         .await
+    }
+
+    fn liveness_epoch(&self) -> Result<u64, StoreError> {
+        let conn = self.inner.probe.lock().unwrap_or_else(|p| p.into_inner());
+        let epoch = conn
+            .prepare_cached("SELECT epoch FROM liveness WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        Ok(epoch)
     }
 
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {

@@ -464,6 +464,54 @@ async fn checkpoints_are_kept_once_per_size_in_order(store: &dyn Store) {
     );
 }
 
+/// The liveness epoch moves when a mandate is revoked or spends its last call, and not
+/// for grants, ordinary spends or appends, so in-memory chains are dropped exactly then.
+async fn liveness_epoch_moves_when_a_mandate_dies(store: &dyn Store) {
+    let start = store.liveness_epoch().unwrap();
+    let chain = three_deep(store, [None, Some(2), None]).await;
+    let chain_ids: Vec<MandateId> = chain.iter().map(|m| m.id.clone()).collect();
+    store
+        .append(event(EventKind::GatewayStarted))
+        .await
+        .unwrap();
+    assert_eq!(store.liveness_epoch().unwrap(), start, "grants and appends");
+    store
+        .record_allowed(&chain_ids, event(EventKind::Decided))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.liveness_epoch().unwrap(),
+        start,
+        "a spend within budget"
+    );
+    store
+        .record_allowed(&chain_ids, event(EventKind::Decided))
+        .await
+        .unwrap();
+    let spent = store.liveness_epoch().unwrap();
+    assert!(spent > start, "the last call of a budget");
+    let refused = store
+        .record_allowed(&chain_ids, event(EventKind::Decided))
+        .await
+        .unwrap();
+    assert!(matches!(refused, Spend::Refused { .. }));
+    assert_eq!(
+        store.liveness_epoch().unwrap(),
+        spent,
+        "a refused spend changes nothing"
+    );
+    let revocation = Revocation {
+        by: "security@corp".into(),
+        reason: "test".into(),
+        at: Timestamp::from_millis(5),
+    };
+    store
+        .revoke(&chain[2].id, revocation, event(EventKind::MandateRevoked))
+        .await
+        .unwrap();
+    assert!(store.liveness_epoch().unwrap() > spent, "a revocation");
+}
+
 macro_rules! contract_suite {
     ($open:expr; $($name:ident),* $(,)?) => {
         $(
@@ -497,5 +545,6 @@ mod sqlite {
         concurrent_spends_never_exceed_the_budget,
         events_page_in_order,
         checkpoints_are_kept_once_per_size_in_order,
+        liveness_epoch_moves_when_a_mandate_dies,
     );
 }

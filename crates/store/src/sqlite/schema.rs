@@ -9,7 +9,7 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = "
 CREATE TABLE agents (
@@ -67,6 +67,29 @@ CREATE TABLE audit_checkpoints (
     size INTEGER PRIMARY KEY NOT NULL CHECK (size >= 1),
     note TEXT NOT NULL
 );
+";
+
+/// The liveness epoch: a counter that moves whenever a mandate may have stopped being in
+/// force other than by the clock (revoked, budget spent, removed). Triggers move it, so
+/// every writer in every process does, and a reader can keep chains in memory and drop
+/// them when the counter moves.
+const V2: &str = "
+CREATE TABLE liveness (
+    id    INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    epoch INTEGER NOT NULL CHECK (epoch >= 0)
+);
+INSERT INTO liveness (id, epoch) VALUES (1, 0);
+
+CREATE TRIGGER liveness_on_status AFTER UPDATE OF status ON mandates
+WHEN NEW.status IS NOT OLD.status
+BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
+
+CREATE TRIGGER liveness_on_spent AFTER UPDATE OF uses, budget ON mandates
+WHEN NEW.budget IS NOT NULL AND NEW.uses >= NEW.budget
+BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
+
+CREATE TRIGGER liveness_on_delete AFTER DELETE ON mandates
+BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
 ";
 
 /// Opens a connection with the settings every connection needs.
