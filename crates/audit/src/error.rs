@@ -1,4 +1,4 @@
-//! What can go wrong sealing or reading an audit event.
+//! What can go wrong sealing, reading or exporting an audit event.
 
 /// An audit event could not be encoded, decoded or addressed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,4 +15,7 @@ pub enum AuditError {
     /// The log has used every sequence number.
     #[error("audit log is full: no sequence number follows {0}")]
     SeqExhausted(u64),
+    /// An export format name that is not `jsonl` or `ocsf`.
+    #[error("`{0}` is not an export format: expected `jsonl` or `ocsf`")]
+    UnknownFormat(String),
 }

@@ -6,6 +6,11 @@
 //! chained to the previous entry's. [`verify`] walks a log from entry 1 and
 //! names the first entry that was modified, deleted, reordered or cut off.
 //!
+//! [`ExportFormat`] turns entries into what security tools read: JSON Lines that keep
+//! each entry's hashes ([`to_jsonl`], and [`from_jsonl`] to verify an export offline),
+//! and OCSF 1.8.0 records ([`to_ocsf`]: API Activity for calls, Authorize Session for
+//! grants and hand-offs, Data Security Finding per sensitivity label).
+//!
 //! This crate does no I/O; the `mandate-store` crate keeps the log.
 //!
 //! ```
@@ -24,6 +29,7 @@
 mod checkpoint;
 mod error;
 mod event;
+mod export;
 mod hash;
 mod merkle;
 mod query;
@@ -32,6 +38,7 @@ mod verify;
 pub use checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier};
 pub use error::AuditError;
 pub use event::{AuditEvent, EventKind};
+pub use export::{ExportFormat, OCSF_VERSION, from_jsonl, to_jsonl, to_ocsf};
 pub use hash::{EventHash, StoredEvent, canonical_bytes, chain_hash};
 pub use merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleLog, leaf_hash};
 pub use query::{AccessReport, EventFilter, ToolAccess, access_report};

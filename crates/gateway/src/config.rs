@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod otel;
+pub use otel::OtelConfig;
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -63,6 +66,7 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     sensitivity: mandate_audit::detect::RawSensitivityPolicy,
+    otel: Option<otel::RawOtel>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +171,8 @@ pub struct GatewayConfig {
     pub audit: AuditConfig,
     /// What to do with credentials and personal data found in calls and results.
     pub sensitivity: mandate_audit::SensitivityPolicy,
+    /// OpenTelemetry export of tool-call spans, when `[otel]` is set.
+    pub otel: Option<OtelConfig>,
 }
 
 impl GatewayConfig {
@@ -256,6 +262,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     // The error already names the full key (`sensitivity.labels.emial`).
     let sensitivity = mandate_audit::SensitivityPolicy::try_from(raw.sensitivity)
         .map_err(|e| invalid("sensitivity", e.to_string()))?;
+    let otel = raw.otel.map(otel::validate).transpose()?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -268,6 +275,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         overrides,
         audit,
         sensitivity,
+        otel,
     })
 }
 

@@ -69,11 +69,18 @@ impl ServerHandler for Front {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(&context)?;
-        let result = self
+        // Trace the call (when `[otel]` is set), continuing the caller's `_meta.traceparent`.
+        let mut span = self
             .gw
-            .call_tool(&principal, &request.name, request.arguments)
-            .await?;
-        Ok(CallToolResponse::Complete(result))
+            .telemetry
+            .tool_span(&request.name, &principal, &context);
+        let reply = self
+            .gw
+            .call_tool(&principal, &request.name, request.arguments, &mut span)
+            .await
+            .map_err(ErrorData::from);
+        span.finish(reply.as_ref());
+        Ok(CallToolResponse::Complete(reply?))
     }
 
     async fn on_custom_request(

@@ -5,7 +5,8 @@
 //! [`principal`] (who is calling, on which mandate chain) → [`pipeline`]
 //! (resolve tool → decide → record → forward → record) → [`rescue`] (what the
 //! agent sees when it fails). [`front`] adapts that to MCP; [`server`] puts the
-//! layers together; [`governance`] holds the operator's actions (grant, revoke).
+//! layers together; [`governance`] holds the operator's actions (grant, revoke);
+//! [`telemetry`] traces each call over OpenTelemetry when configured.
 
 pub mod catalog;
 pub mod checkpoints;
@@ -15,12 +16,14 @@ pub mod digest;
 pub mod front;
 pub mod governance;
 mod inspect;
+pub mod live_chains;
 pub mod oauth;
 pub mod pipeline;
 pub mod principal;
 mod record;
 pub mod rescue;
 pub mod server;
+pub mod telemetry;
 pub mod upstream;
 
 use catalog::{Catalog, SharedCatalog};
@@ -89,6 +92,10 @@ pub struct Gateway {
     pub checkpointer: checkpoints::Checkpointer,
     /// Makes the digests audit events record.
     pub digester: digest::Digester,
+    /// Mandate chains between calls, until the store's liveness epoch moves.
+    pub live_chains: live_chains::LiveChains,
+    /// Tool-call spans over OTLP; off until [`telemetry::Telemetry::start`] replaces it.
+    pub telemetry: telemetry::Telemetry,
 }
 
 /// The current time. The core never reads a clock; the gateway, at the edge, does.
@@ -134,6 +141,8 @@ impl Gateway {
             tokens: Tokens { issuer, verifier },
             checkpointer,
             digester,
+            live_chains: live_chains::LiveChains::default(),
+            telemetry: telemetry::Telemetry::off(),
         };
         Ok((gateway, changes))
     }

@@ -6,6 +6,7 @@ use crate::Gateway;
 use crate::principal::Principal;
 use crate::record;
 use crate::rescue::CallError;
+use crate::telemetry::ToolSpan;
 use mandate_core::{CallTarget, Decision, DenyReason};
 use mandate_policy::{Verdict, decide_call};
 use mandate_store::Spend;
@@ -13,7 +14,8 @@ use rmcp::model::{CallToolResult, JsonObject};
 use std::time::Instant;
 
 impl Gateway {
-    /// Decides, records, forwards and records again one `tools/call`.
+    /// Decides, records, forwards and records again one `tools/call`; the decision and its
+    /// audit sequence number also go on the call's `span`.
     // INVARIANT (DESIGN.md 5): an allowed call is durably recorded before it is
     // forwarded: `forward` needs the `Authorized` that only `decide_call` makes,
     // and we only reach it after `record_allowed` returned `Recorded`.
@@ -22,6 +24,7 @@ impl Gateway {
         principal: &Principal,
         name: &str,
         arguments: Option<JsonObject>,
+        span: &mut ToolSpan,
     ) -> Result<CallToolResult, CallError> {
         let args_digest = digest_arguments(&self.digester, arguments.as_ref());
         // 0. The gateway's own tool: a hand-off to a worker, decided and recorded on its own path.
@@ -34,7 +37,7 @@ impl Gateway {
             let decision = Decision::Deny(vec![DenyReason::UnknownTool {
                 tool: name.to_owned(),
             }]);
-            self.audit_denial(principal, name, None, &args_digest, &decision)
+            self.audit_denial(principal, name, None, &args_digest, &decision, span)
                 .await?;
             return Err(CallError::Refused(decision));
         };
@@ -48,7 +51,7 @@ impl Gateway {
             match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
                 Verdict::Allowed(authorized) => authorized,
                 Verdict::Refused(decision) => {
-                    self.audit_denial(principal, name, Some(tool), &args_digest, &decision)
+                    self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
                         .await?;
                     return Err(CallError::Refused(decision));
                 }
@@ -79,7 +82,7 @@ impl Gateway {
                 // Another call spent the last of a budget, or a revocation landed, since we
                 // looked: reload the chain so the denial names what really happened.
                 let decision = Decision::Deny(vec![self.why_no_longer_in_force(principal).await?]);
-                self.audit_denial(principal, name, Some(tool), &args_digest, &decision)
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
                     .await?;
                 return Err(CallError::Refused(decision));
             }
@@ -88,6 +91,7 @@ impl Gateway {
                 return Err(CallError::NotRecorded);
             }
         };
+        span.decided(&Decision::Allow, decided_seq);
         // 4. Forward with Mandate's own connection; the agent's token stays here.
         let started = Instant::now();
         let forwarded = self
@@ -134,12 +138,15 @@ impl Gateway {
         tool: Option<&crate::catalog::CatalogTool>,
         args_digest: &str,
         decision: &Decision,
+        span: &mut ToolSpan,
     ) -> Result<(), CallError> {
         let event = record::decided(self, principal, name, tool, args_digest, decision);
-        self.store.append(event).await.map(|_| ()).map_err(|e| {
+        let seq = self.store.append(event).await.map_err(|e| {
             tracing::error!(error = %e, "cannot record a denial");
             CallError::NotRecorded
-        })
+        })?;
+        span.decided(decision, seq);
+        Ok(())
     }
 }
 

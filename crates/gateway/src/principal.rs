@@ -134,6 +134,10 @@ pub async fn authenticate(
 
 /// Resolves a presented token into a principal: verified, its mandate chain loaded, held
 /// by its subject, and in force at `now`. A genuine token on a dead chain is audited.
+///
+/// The warm path (a token seen before, a chain no death has touched since) reads neither
+/// a signature nor a mandate row: see [`mandate_auth::TokenVerifier::verify_remembered`]
+/// and [`crate::live_chains`].
 pub(crate) async fn resolve(
     gw: &Gateway,
     token: &str,
@@ -142,30 +146,19 @@ pub(crate) async fn resolve(
     let verified = gw
         .tokens
         .verifier
-        .verify(token, now.as_secs())
+        .verify_remembered(token, now.as_secs())
         .map_err(|e| TokenRefusal::Invalid(e.public_reason()))?;
     let mandate = MandateId::new(verified.claims().mandate.clone())
         .map_err(|_| TokenRefusal::UnknownMandate)?;
-    let mandates = match gw.store.chain(&mandate).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Err(TokenRefusal::UnknownMandate),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot load a mandate chain");
-            return Err(TokenRefusal::Unavailable);
-        }
-    };
-    let chain = MandateChain::new(mandates).map_err(|e| {
-        tracing::error!(error = %e, "stored mandate chain is inconsistent");
-        TokenRefusal::Unavailable
-    })?;
+    let chain = live_chain(gw, &mandate).await?;
     if chain.leaf().agent.as_str() != verified.claims().sub {
         return Err(TokenRefusal::Invalid(
             "the token's subject does not hold its mandate",
         ));
     }
     let principal = Principal {
-        token: Arc::new(verified),
-        chain: Arc::new(chain),
+        token: verified,
+        chain,
     };
     if let Err(inactive) = principal.chain.check_in_force(now) {
         return Err(TokenRefusal::NotInForce {
@@ -174,6 +167,31 @@ pub(crate) async fn resolve(
         });
     }
     Ok(principal)
+}
+
+/// The chain ending at `leaf`: from memory while the liveness epoch stands still, else
+/// from the store.
+async fn live_chain(gw: &Gateway, leaf: &MandateId) -> Result<Arc<MandateChain>, TokenRefusal> {
+    let unavailable = |e: mandate_store::StoreError| {
+        tracing::error!(error = %e, "cannot load a mandate chain");
+        TokenRefusal::Unavailable
+    };
+    // Read the epoch before the chain (see `LiveChains::put`).
+    let epoch = gw.store.liveness_epoch().map_err(unavailable)?;
+    if let Some(chain) = gw.live_chains.get(leaf, epoch) {
+        return Ok(chain);
+    }
+    let mandates = match gw.store.chain(leaf).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(TokenRefusal::UnknownMandate),
+        Err(e) => return Err(unavailable(e)),
+    };
+    let chain = Arc::new(MandateChain::new(mandates).map_err(|e| {
+        tracing::error!(error = %e, "stored mandate chain is inconsistent");
+        TokenRefusal::Unavailable
+    })?);
+    gw.live_chains.put(Arc::clone(&chain), epoch);
+    Ok(chain)
 }
 
 /// The tool (or method) a request body asks for, read within the body limit; `None` when

@@ -90,13 +90,16 @@ pub async fn serve(
     });
     tokio::spawn(keep_checkpointing(Arc::clone(&gw), shutdown.clone()));
     let app = router(Arc::clone(&gw), shutdown.clone());
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(|source| GatewayError::Listen {
             addr: gw.config.listen.to_string(),
             source,
-        })
+        });
+    // The last tool-call spans still queued go to the collector (bounded wait).
+    gw.telemetry.shutdown().await;
+    served
 }
 
 /// Signs a checkpoint whenever `checkpoint_every` events are unsigned, or

@@ -1,8 +1,9 @@
-//! `mandate audit …`: read the log as people do, prove it was not edited, and hand out
-//! proofs anyone can check offline with only the gateway's public key.
+//! `mandate audit …`: read the log as people do, export it to security tools, prove it
+//! was not edited, and hand out proofs anyone can check offline with the public key.
 //!
 //! One module per subcommand below `audit/`.
 
+mod export;
 mod proof;
 mod query;
 mod tail;
@@ -43,6 +44,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the log as JSON Lines (with each entry's hashes) or OCSF 1.8.0 records.
+    Export(export::ExportArgs),
     /// Check the whole log: the hash chain, the Merkle tree, every signed checkpoint.
     Verify {
         /// Also check a checkpoint published outside the gateway (a signed note file).
@@ -82,6 +85,7 @@ pub async fn run(command: Command, global: &GlobalArgs) -> anyhow::Result<ExitCo
         Command::Access { agent, since, json } => {
             query::access(global, &agent, since.as_deref(), json).await
         }
+        Command::Export(args) => export::run(global, args).await,
         Command::Verify { checkpoint } => verify::run(global, checkpoint.as_deref()).await,
         Command::Prove { seq } => proof::prove(global, seq).await,
         Command::CheckProof { file, key } => proof::check(&file, &key),

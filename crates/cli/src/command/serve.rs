@@ -5,6 +5,7 @@
 use crate::context::GlobalArgs;
 use anyhow::Context as _;
 use mandate_gateway::Gateway;
+use mandate_gateway::telemetry::Telemetry;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,9 @@ pub struct Args {}
 
 pub async fn run(_args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = global.load_config()?;
-    let (gateway, changes) = Gateway::open(config, &global.data_dir)?;
+    let (mut gateway, changes) = Gateway::open(config, &global.data_dir)?;
+    // Tool-call spans over OTLP when `[otel]` is set; `serve` flushes them when it stops.
+    gateway.telemetry = Telemetry::start(gateway.config.otel.as_ref())?;
     let listen = gateway.config.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -127,6 +127,22 @@ impl Gateway {
         }
     }
 
+    /// Stops the gateway as an operator would (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.serve.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while c.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "the gateway did not stop");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
     /// Kills the HTTP upstream process.
     pub fn kill_upstream(&mut self) {
         if let Some(mut c) = self.upstream.take() {

@@ -40,7 +40,8 @@ pub struct QueryArgs {
     json: bool,
 }
 
-fn since(text: Option<&str>) -> anyhow::Result<Option<Timestamp>> {
+/// The time `text` (`24h`, `7d`) before now, for `--since`.
+pub(super) fn since(text: Option<&str>) -> anyhow::Result<Option<Timestamp>> {
     let Some(text) = text else { return Ok(None) };
     let back = parse_duration(text).map_err(|p| anyhow::anyhow!("--since: {p}"))?;
     let millis = i64::try_from(back.as_millis()).unwrap_or(i64::MAX);
