@@ -32,6 +32,14 @@ pub enum CheckpointFailure {
         /// The cause.
         source: std::io::Error,
     },
+    /// The signed note could not be posted (it is kept in the store all the same).
+    #[error("cannot post the checkpoint to {url}: {reason}")]
+    Post {
+        /// Where to.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Makes checkpoints: keeps the tree of everything seen so far and signs its root.
@@ -134,6 +142,9 @@ impl Checkpointer {
                 source,
             })?;
         }
+        if let Some(url) = &self.config.checkpoint_url {
+            post(url, &note).await?;
+        }
         tracing::debug!(size = checkpoint.size, "audit checkpoint signed");
         Ok(Some(note))
     }
@@ -145,6 +156,30 @@ fn publish(path: &Path, note: &str) -> std::io::Result<()> {
     let aside = path.with_extension("tmp");
     std::fs::write(&aside, note)?;
     std::fs::rename(&aside, path)
+}
+
+/// Posts the note to a collector outside the gateway; a refusal is an error like a lost
+/// connection, so the operator hears of a witness that stopped listening.
+async fn post(url: &reqwest::Url, note: &str) -> Result<(), CheckpointFailure> {
+    let failed = |reason: String| CheckpointFailure::Post {
+        url: url.to_string(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    let response = client
+        .post(url.clone())
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(note.to_owned())
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("answered {}", response.status())));
+    }
+    Ok(())
 }
 
 /// The Merkle tree over `events` (seq 1, 2, … in order).

@@ -75,6 +75,7 @@ struct RawAudit {
     checkpoint_every: Option<u64>,
     checkpoint_interval: Option<String>,
     checkpoint_file: Option<PathBuf>,
+    checkpoint_url: Option<String>,
     origin: Option<String>,
     record_arguments: Option<bool>,
     keyed_digests: Option<bool>,
@@ -89,6 +90,9 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// Append every signed checkpoint to this file too (publish it outside the store).
     pub checkpoint_file: Option<PathBuf>,
+    /// POST every signed checkpoint (as `text/plain`) to this URL too: a witness or a
+    /// collector the gateway's operators do not control.
+    pub checkpoint_url: Option<reqwest::Url>,
     /// The log's name in its checkpoints.
     pub origin: String,
     /// Keep each call's arguments in its decision event (with detected secrets redacted).
@@ -299,10 +303,19 @@ fn validate_audit(
     // The origin also names the signing key, so it must be a valid signed-note key name.
     mandate_audit::NoteSigner::check_name(&origin)
         .map_err(|e| invalid("audit.origin", e.to_string()))?;
+    let checkpoint_url = match raw.checkpoint_url {
+        None => None,
+        Some(text) => match reqwest::Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            Ok(_) => return Err(invalid("audit.checkpoint_url", "must be an http(s) URL")),
+            Err(e) => return Err(invalid("audit.checkpoint_url", e.to_string())),
+        },
+    };
     Ok(AuditConfig {
         checkpoint_every,
         checkpoint_interval,
         checkpoint_file: raw.checkpoint_file.map(|p| base.join(p)),
+        checkpoint_url,
         origin,
         record_arguments: raw.record_arguments.unwrap_or(false),
         keyed_digests: raw.keyed_digests.unwrap_or(false),

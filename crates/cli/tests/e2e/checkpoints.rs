@@ -120,3 +120,69 @@ async fn a_cut_end_with_a_rewritten_head_is_caught_by_the_signed_checkpoint() {
         "{stdout}"
     );
 }
+
+/// A witness outside the gateway: an HTTP endpoint that keeps every note posted to it.
+async fn witness() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::sync::{Arc, Mutex};
+    let notes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = Arc::clone(&notes);
+    let app = axum::Router::new().route(
+        "/witness",
+        axum::routing::post(move |body: String| {
+            let kept = Arc::clone(&kept);
+            async move {
+                kept.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/witness", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, notes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_are_posted_to_a_witness_that_can_check_them() {
+    let (url, notes) = witness().await;
+    let gw = Gateway::start_with(
+        Upstream::Stdio,
+        &format!(
+            "[audit]\ncheckpoint_every = 1\ncheckpoint_interval = \"1s\"\ncheckpoint_url = \"{url}\"\n"
+        ),
+    );
+    gw.add_agent("bot");
+    let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
+    let client = client_legacy(&gw.url(), &token).await.unwrap();
+    lookup(&client, "cus_001").await.unwrap();
+    let head = gw.audit().last().unwrap()["seq"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let note = loop {
+        let latest = notes.lock().unwrap().last().cloned();
+        if let Some(note) = latest.filter(|n| n.lines().nth(1) == Some(&head.to_string())) {
+            break note;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no note for #{head} posted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    // What the witness holds checks against the log, as a published file would.
+    let file = gw.dir.path().join("witnessed.note");
+    std::fs::write(&file, &note).unwrap();
+    let verified = gw.ok(&["audit", "verify", "--checkpoint", file.to_str().unwrap()]);
+    assert!(verified.contains("checkpoint"), "{verified}");
+    // And a note the witness holds with its root changed does not.
+    let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+    lines[2] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = gw.mandate(&["audit", "verify", "--checkpoint", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_checkpoint_url_that_is_not_http_is_refused_at_start() {
+    let err = serve_refuses("[audit]\ncheckpoint_url = \"file:///tmp/x\"\n", &[]);
+    assert!(err.contains("audit.checkpoint_url"), "{err}");
+}
