@@ -4,6 +4,7 @@
 
 mod agents;
 mod audit;
+mod bench;
 mod delegate;
 mod demo;
 mod demo_upstream;
@@ -47,6 +48,8 @@ pub enum Command {
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Measure Mandate against direct calls and nginx.
+    Bench(bench::Args),
     /// The demo upstream MCP server (used by `mandate demo` and tests).
     #[command(hide = true)]
     DemoUpstream(demo_upstream::Args),
@@ -73,6 +76,7 @@ pub async fn run(command: Command, global: GlobalArgs) -> anyhow::Result<ExitCod
         Command::Mandates(cmd) => mandates::run(cmd, &global).await,
         Command::Audit(cmd) => audit::run(cmd, &global).await,
         Command::Keys(cmd) => keys::run(cmd, &global).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::DemoUpstream(args) => demo_upstream::run(args).await,
     }
 }

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt as _;
 use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -108,6 +109,13 @@ pub async fn serve_http(
         config,
     );
     let router = axum::Router::new().nest_service(MCP_PATH, service);
+    // Nagle off: an answer is written in pieces (headers, then event-stream chunks), and
+    // with Nagle a later piece waits for the client's delayed ACK (~40 ms on Linux).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router).await.map_err(DemoError::Http)
 }
 

@@ -106,11 +106,16 @@ impl Gateway {
             forwarded,
             latency_us,
         );
+        // The completion is recorded without holding the reply for its fsync: only the decision
+        // guards forwarding, and a completion lost to a crash shows as a decision without one.
         let completion = record::completed(self, principal, tool, decided_seq, outcome);
-        if let Err(e) = self.store.append(completion).await {
-            // The decision is already durable; a lost completion is visible as a decision without one.
-            tracing::error!(error = %e, tool = name, "cannot record a completion");
-        }
+        let store = std::sync::Arc::clone(&self.store);
+        let tool_name = name.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = store.append(completion).await {
+                tracing::error!(error = %e, tool = tool_name, "cannot record a completion");
+            }
+        });
         // 6. Reply to the agent.
         reply
     }

@@ -30,7 +30,7 @@ impl Principal {
 
 /// Why a presented token does not make a principal. Every text is safe to show an agent.
 #[derive(Debug)]
-pub(crate) enum TokenRefusal {
+pub enum TokenRefusal {
     /// The token failed verification (signature, algorithm, audience, expiry…).
     Invalid(&'static str),
     /// The token names a mandate the store does not hold, or one its subject does not hold.
@@ -138,11 +138,7 @@ pub async fn authenticate(
 /// The warm path (a token seen before, a chain no death has touched since) reads neither
 /// a signature nor a mandate row: see [`mandate_auth::TokenVerifier::verify_remembered`]
 /// and [`crate::live_chains`].
-pub(crate) async fn resolve(
-    gw: &Gateway,
-    token: &str,
-    now: Timestamp,
-) -> Result<Principal, TokenRefusal> {
+pub async fn resolve(gw: &Gateway, token: &str, now: Timestamp) -> Result<Principal, TokenRefusal> {
     let verified = gw
         .tokens
         .verifier

@@ -6,6 +6,7 @@ use crate::front::Front;
 use crate::{Gateway, GatewayError};
 use crate::{oauth, principal};
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
@@ -90,6 +91,13 @@ pub async fn serve(
     });
     tokio::spawn(keep_checkpointing(Arc::clone(&gw), shutdown.clone()));
     let app = router(Arc::clone(&gw), shutdown.clone());
+    // Replies are written in pieces (SSE framing); with Nagle's algorithm on, a later piece
+    // waits for the client's delayed ACK, about 40 ms on Linux.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -97,6 +105,11 @@ pub async fn serve(
             addr: gw.config.listen.to_string(),
             source,
         });
+    // Completions are recorded without holding replies: let the last ones reach the disk.
+    tokio::task::yield_now().await;
+    if let Err(e) = gw.store.flush().await {
+        tracing::error!(error = %e, "cannot flush the last audit events");
+    }
     // The last tool-call spans still queued go to the collector (bounded wait).
     gw.telemetry.shutdown().await;
     served

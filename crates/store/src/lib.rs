@@ -128,6 +128,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an event that changes no state.
     async fn append(&self, event: AuditEvent) -> Result<u64, StoreError>;
 
+    /// Returns once every write this store was handed before the call is durable.
+    async fn flush(&self) -> Result<(), StoreError>;
+
     /// Up to `limit` entries with seq above `after_seq`, ascending.
     async fn events(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
 

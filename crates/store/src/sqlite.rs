@@ -223,6 +223,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn flush(&self) -> Result<(), StoreError> {
+        // The writer runs jobs in the order queued: an empty one answers after all before it.
+        self.write(|_| Ok(Finish::Commit(()))).await
+    }
+
     async fn events(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(move |conn| log::events(conn, after_seq, limit))
             .await

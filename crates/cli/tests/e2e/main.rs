@@ -14,6 +14,7 @@ mod support;
 
 mod audit_tamper;
 mod bad_input;
+mod bench;
 mod checkpoints;
 mod delegation;
 mod durability;

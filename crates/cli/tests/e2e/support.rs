@@ -223,11 +223,25 @@ impl Gateway {
     }
 
     /// Every audit event as JSON, oldest first.
+    /// The whole log once it has settled: completions are recorded after the reply, so
+    /// read until two reads a moment apart agree (bounded).
     pub fn audit(&self) -> Vec<serde_json::Value> {
-        self.ok(&["audit", "tail", "-n", "100000", "--json"])
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        let read = || -> Vec<serde_json::Value> {
+            self.ok(&["audit", "tail", "-n", "100000", "--json"])
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut last = read();
+        loop {
+            std::thread::sleep(Duration::from_millis(30));
+            let now = read();
+            if now.len() == last.len() || Instant::now() > deadline {
+                return now;
+            }
+            last = now;
+        }
     }
 }
 

@@ -1,0 +1,33 @@
+//! The end-to-end load generator behind `mandate bench`: how much a governed tool call costs.
+//!
+//! It sends the same MCP `tools/call` (stateless revision 2026-07-28, one POST per call)
+//! three ways, the [`Route`]s: **direct** to the upstream, through **nginx** as a plain
+//! reverse proxy (the floor of any HTTP hop; [`Nginx`] runs one from a generated
+//! config), and through **Mandate**. [`run_schedule`] interleaves short rounds of the
+//! three at each concurrency so that drift on a noisy machine hits all of them alike;
+//! [`load`] is one round: N workers on keep-alive connections, a warm-up, then a fixed
+//! measured window whose latencies go into an HDR histogram ([`Sample`]). Every answer
+//! is checked to be a successful tool result: errors are counted, never timed.
+//!
+//! [`ProcStats`] samples the serving processes (peak RSS, CPU time) from `/proc`, and
+//! [`Report`] puts it all together as a table or JSON. Starting the upstream and the
+//! gateway is the caller's job (the `mandate` binary does it in `mandate bench`).
+
+mod error;
+mod load;
+mod mcp;
+mod nginx;
+mod process;
+mod report;
+mod sample;
+mod schedule;
+mod table;
+
+pub use error::BenchError;
+pub use load::{LoadSpec, Target, client, load};
+pub use mcp::ToolCall;
+pub use nginx::Nginx;
+pub use process::ProcStats;
+pub use report::{AuditCheck, GatewayStats, Machine, Ratio, Report, Run, Settings, Skipped};
+pub use sample::Sample;
+pub use schedule::{Leg, Progress, Route, Schedule, run_schedule};

@@ -1,0 +1,154 @@
+//! One load round: N workers, each looping the same `tools/call` on its own keep-alive
+//! connection, untimed during the warm-up and timed in the measured window that follows.
+
+use crate::mcp::check_answer;
+use crate::{BenchError, Sample, ToolCall};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A call slower than this is counted as an error (and stops being waited for).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a round sends its calls, and with which credentials.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The MCP endpoint, e.g. `http://127.0.0.1:7070/mcp`.
+    pub url: String,
+    /// The access token sent as `Authorization: Bearer …`, if the path needs one.
+    pub bearer: Option<String>,
+    /// The call to make.
+    pub call: ToolCall,
+}
+
+/// How hard and how long one round loads a target.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSpec {
+    /// Workers, each with one call in flight at a time.
+    pub concurrency: usize,
+    /// Calls made before timing starts (connections opened, caches warm).
+    pub warmup: Duration,
+    /// The measured window after the warm-up.
+    pub duration: Duration,
+}
+
+/// An HTTP/1.1 client whose pool keeps up to `connections` idle keep-alive connections
+/// per host, with Nagle off and no proxy from the environment (the benchmark only ever
+/// talks to loopback).
+pub fn client(connections: usize) -> Result<reqwest::Client, BenchError> {
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .map_err(BenchError::Client)
+}
+
+/// Runs one round: `spec.concurrency` workers call `target` until the warm-up and the
+/// measured window have passed; every call in flight at the end is awaited.
+///
+/// The measured window counts calls *started* in it; its wall time runs until the last
+/// of them finished.
+pub async fn load(
+    client: &reqwest::Client,
+    target: &Target,
+    spec: LoadSpec,
+) -> Result<Sample, BenchError> {
+    let start = Instant::now();
+    let window = Window {
+        measure_from: start + spec.warmup,
+        until: start + spec.warmup + spec.duration,
+    };
+    let bearer = match &target.bearer {
+        Some(token) => {
+            Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| BenchError::Token)?)
+        }
+        None => None,
+    };
+    let request = Arc::new(Request {
+        url: target.url.clone(),
+        bearer,
+        call: target.call.clone(),
+    });
+    let workers: Vec<_> = (0..spec.concurrency.max(1))
+        .map(|_| tokio::spawn(worker(client.clone(), Arc::clone(&request), window)))
+        .collect();
+    let mut total = Sample::new()?;
+    for handle in workers {
+        let sample = handle.await.map_err(BenchError::Worker)??;
+        total.merge(&sample)?;
+    }
+    total.elapsed = Instant::now().saturating_duration_since(window.measure_from);
+    Ok(total)
+}
+
+/// The warm-up ends at `measure_from`; no call starts at or after `until`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    measure_from: Instant,
+    until: Instant,
+}
+
+/// What every call of a round sends.
+struct Request {
+    url: String,
+    bearer: Option<HeaderValue>,
+    call: ToolCall,
+}
+
+/// One worker: calls back to back, one at a time, until the window closes.
+async fn worker(
+    client: reqwest::Client,
+    request: Arc<Request>,
+    window: Window,
+) -> Result<Sample, BenchError> {
+    let mut sample = Sample::new()?;
+    loop {
+        let started = Instant::now();
+        if started >= window.until {
+            return Ok(sample);
+        }
+        let warmup = started < window.measure_from;
+        match call_once(&client, &request).await {
+            Ok(()) if warmup => sample.warmup_ok += 1,
+            Ok(()) => sample.record_ok(started.elapsed()),
+            Err(reason) => sample.record_error(warmup, reason),
+        }
+    }
+}
+
+/// Sends the call and checks the whole answer; the answer's body is read in full.
+async fn call_once(client: &reqwest::Client, request: &Request) -> Result<(), String> {
+    let mut builder = client
+        .post(&request.url)
+        .headers(request.call.headers().clone())
+        .body(request.call.body());
+    if let Some(bearer) = &request.bearer {
+        builder = builder.header(AUTHORIZATION, bearer.clone());
+    }
+    let response = builder.send().await.map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response.bytes().await.map_err(|e| describe(&e))?;
+    check_answer(status, &content_type, &body)
+}
+
+/// A transport failure, with its causes (reqwest's own message is terse).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,110 @@
+//! `mandate bench` end to end on a tiny schedule, and the load generator counting a
+//! gateway's refusals as errors. Never a timing test: no figure is compared to a threshold.
+
+use crate::support::*;
+use mandate_bench::{LoadSpec, Target, ToolCall, client, load};
+use std::time::Duration;
+
+#[test]
+fn a_tiny_bench_measures_every_path_and_accounts_for_every_call_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "bench",
+            "--concurrency",
+            "2",
+            "--rounds",
+            "1",
+            "--round-ms",
+            "200",
+        ])
+        .args(["--warmup-ms", "50", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("p99.9 µs") && stdout.contains("mandate"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("round 1/1"),
+        "progress goes to stderr: {stderr}"
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = report["runs"].as_array().unwrap();
+    let paths: Vec<&str> = runs.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert!(
+        paths.contains(&"direct") && paths.contains(&"mandate"),
+        "{paths:?}"
+    );
+    // nginx is either measured or named as skipped, never silently missing.
+    let nginx_skipped = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["path"] == "nginx");
+    assert!(paths.contains(&"nginx") != nginx_skipped, "{report}");
+    for run in runs {
+        assert_eq!(run["concurrency"], 2);
+        assert_eq!(run["errors"], 0, "{run}");
+        assert!(run["calls"].as_u64().unwrap() > 0, "{run}");
+        let p: Vec<u64> = ["p50_us", "p90_us", "p99_us", "p999_us"]
+            .iter()
+            .map(|f| run[f].as_u64().unwrap())
+            .collect();
+        assert!(p.windows(2).all(|w| w[0] <= w[1]), "{run}");
+        assert!(run["rps"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(report["ratios"].as_array().unwrap().len(), 1);
+    assert!(report["ratios"][0]["mandate_over_direct_rps"].is_number());
+    assert!(report["gateway"]["peak_rss_kib"].as_u64().unwrap() > 0);
+    assert!(report["machine"]["cpus"].as_u64().unwrap() >= 1);
+    let audit = &report["audit"];
+    assert_eq!(audit["matches"], true, "{audit}");
+    assert_eq!(audit["verified"], true, "{audit}");
+    assert!(audit["decided_allow"].as_u64().unwrap() > 0);
+    assert_eq!(audit["decided_allow"], audit["successful_mandate_calls"]);
+}
+
+fn short() -> LoadSpec {
+    LoadSpec {
+        concurrency: 2,
+        warmup: Duration::from_millis(20),
+        duration: Duration::from_millis(200),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_calls_through_the_gateway_are_counted_as_errors() {
+    let gw = Gateway::start(Upstream::Http);
+    gw.add_agent("bot");
+    let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
+    let http = client(2).unwrap();
+    let cases = [
+        ("not-a-token", "crm.get_report"),
+        (token.as_str(), "crm.get_report"), // not granted
+        (token.as_str(), "crm.no_such_tool"),
+    ];
+    for (bearer, tool) in cases {
+        let target = Target {
+            url: gw.url(),
+            bearer: Some(bearer.to_owned()),
+            call: ToolCall::new(tool),
+        };
+        let sample = load(&http, &target, short()).await.unwrap();
+        assert!(sample.calls() > 0, "{tool}");
+        assert_eq!(
+            sample.errors,
+            sample.calls(),
+            "{tool}: {:?}",
+            sample.first_error
+        );
+        assert_eq!(sample.ok, 0, "{tool}");
+    }
+}
