@@ -22,6 +22,9 @@ pub struct DemoArgs {
     /// Add the tool `late_report` this many milliseconds into each session, announcing the change.
     #[arg(long, value_name = "MILLIS")]
     pub add_tool_after_ms: Option<u64>,
+    /// Make every tool call wait this many milliseconds first (an upstream that hangs).
+    #[arg(long, value_name = "MILLIS")]
+    pub delay_ms: Option<u64>,
 }
 
 /// Runs the demo server as the arguments say, until its input ends or it fails.
@@ -30,6 +33,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         poisoned: args.poisoned,
         call_log: args.call_log,
         add_tool_after: args.add_tool_after_ms.map(Duration::from_millis),
+        delay: args.delay_ms.map(Duration::from_millis),
     };
     match args.http {
         None => serve_stdio(options).await,

@@ -45,6 +45,8 @@ pub struct DemoOptions {
     /// `late_report` and tells the client its tool list changed (for
     /// catalog-refresh tests).
     pub add_tool_after: Option<std::time::Duration>,
+    /// Every tool call waits this long before answering (an upstream that hangs).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// Why the demo server could not start or stopped with an error.

@@ -41,6 +41,8 @@ struct State {
     /// When to add `late_report`, and whether it has been added.
     add_tool_after: Option<std::time::Duration>,
     late_added: AtomicBool,
+    /// Every call waits this long first.
+    delay: Option<std::time::Duration>,
 }
 
 /// The name of the tool added late, when [`DemoOptions::add_tool_after`] is set.
@@ -80,6 +82,7 @@ impl DemoServer {
                 call_log,
                 add_tool_after: options.add_tool_after,
                 late_added: AtomicBool::new(false),
+                delay: options.delay,
             }),
             tool_router,
         })
@@ -118,6 +121,9 @@ impl ServerHandler for DemoServer {
         // The log line comes first, so a test counts every call that arrived,
         // including calls to unknown tools or with bad arguments.
         self.log_call(&request.name)?;
+        if let Some(delay) = self.state.delay {
+            tokio::time::sleep(delay).await;
+        }
         if request.name == LATE_TOOL && self.state.late_added.load(Ordering::Acquire) {
             let text = ContentBlock::text("late report: all systems nominal");
             return Ok(CallToolResponse::Complete(CallToolResult::success(vec![

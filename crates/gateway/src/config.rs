@@ -56,6 +56,7 @@ struct RawConfig {
     node: Option<String>,
     policy_dir: Option<PathBuf>,
     max_body_bytes: Option<u64>,
+    max_in_flight: Option<u64>,
     token_ttl: Option<String>,
     max_delegation_depth: Option<u32>,
     #[serde(default)]
@@ -110,6 +111,7 @@ struct RawUpstream {
     #[serde(default)]
     env: BTreeMap<String, String>,
     headers: Option<BTreeMap<String, String>>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +150,8 @@ pub struct UpstreamConfig {
     pub name: String,
     /// How to reach it.
     pub transport: UpstreamTransport,
+    /// How long one request to it may take before the agent is told it failed.
+    pub call_timeout: Duration,
 }
 
 /// The validated gateway configuration.
@@ -163,6 +167,8 @@ pub struct GatewayConfig {
     pub policy_dir: Option<PathBuf>,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// MCP requests served at once; more are refused at once with 503 and `Retry-After`.
+    pub max_in_flight: usize,
     /// How long an access token lives (never past its mandate).
     pub token_ttl: Duration,
     /// The most hand-offs a root mandate allows below it.
@@ -251,6 +257,11 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         Some(0) => return Err(invalid("max_body_bytes", "must be above zero")),
         Some(n) => usize::try_from(n).map_err(|_| invalid("max_body_bytes", "is too large"))?,
     };
+    let max_in_flight = match raw.max_in_flight {
+        None => 1024,
+        Some(0) => return Err(invalid("max_in_flight", "must be above zero")),
+        Some(n) => usize::try_from(n).map_err(|_| invalid("max_in_flight", "is too large"))?,
+    };
     let token_ttl = match raw.token_ttl {
         None => Duration::from_secs(15 * 60),
         Some(text) => parse_duration(&text).map_err(|p| invalid("token_ttl", p))?,
@@ -273,6 +284,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         node,
         policy_dir,
         max_body_bytes,
+        max_in_flight,
         token_ttl,
         max_delegation_depth,
         upstreams,
@@ -321,6 +333,9 @@ fn validate_audit(
         keyed_digests: raw.keyed_digests.unwrap_or(false),
     })
 }
+
+/// How long a request to an upstream may take unless its `timeout` says otherwise.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn validate_upstreams(
     raw: Vec<RawUpstream>,
@@ -394,7 +409,19 @@ fn validate_upstreams(
                 }
             }
         };
-        out.push(UpstreamConfig { name, transport });
+        let call_timeout = match up.timeout {
+            None => DEFAULT_UPSTREAM_TIMEOUT,
+            Some(text) => match parse_duration(&text) {
+                Ok(d) if !d.is_zero() => d,
+                Ok(_) => return Err(invalid(key("timeout"), "must be above zero")),
+                Err(problem) => return Err(invalid(key("timeout"), problem)),
+            },
+        };
+        out.push(UpstreamConfig {
+            name,
+            transport,
+            call_timeout,
+        });
     }
     Ok(out)
 }

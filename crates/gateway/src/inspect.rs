@@ -49,7 +49,11 @@ impl Gateway {
             Ok(result) => result,
             Err(e) => {
                 tracing::warn!(error = %e, upstream, "upstream call failed");
-                let outcome = Outcome::failed(latency_us, "upstream failed");
+                let why = match e {
+                    UpstreamError::Timeout(_) => "upstream did not answer in time",
+                    _ => "upstream failed",
+                };
+                let outcome = Outcome::failed(latency_us, why);
                 return (
                     outcome,
                     Err(CallError::Upstream {

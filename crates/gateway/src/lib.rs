@@ -23,6 +23,7 @@ pub mod principal;
 mod record;
 pub mod rescue;
 pub mod server;
+pub mod shed;
 pub mod telemetry;
 pub mod upstream;
 

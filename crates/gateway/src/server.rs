@@ -33,6 +33,11 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
             Arc::clone(&gw),
             principal::authenticate,
         ))
+        // Outermost on /mcp: overload is refused before any work.
+        .layer(axum::middleware::from_fn_with_state(
+            crate::shed::InFlight::new(gw.config.max_in_flight),
+            crate::shed::shed,
+        ))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         // RFC 8693 token exchange: outside the bearer layer.
         .merge(oauth::router(Arc::clone(&gw)))

@@ -75,7 +75,6 @@ struct Upstream {
 pub struct Upstreams {
     by_name: BTreeMap<String, Arc<Upstream>>,
     changes: mpsc::UnboundedSender<String>,
-    call_timeout: Duration,
 }
 
 impl Upstreams {
@@ -93,12 +92,16 @@ impl Upstreams {
                 (c.name.clone(), Arc::new(up))
             })
             .collect();
-        let upstreams = Self {
-            by_name,
-            changes,
-            call_timeout: Duration::from_secs(120),
-        };
+        let upstreams = Self { by_name, changes };
         (upstreams, rx)
+    }
+
+    fn timeout_of(&self, upstream: &str) -> Duration {
+        self.by_name
+            .get(upstream)
+            .map_or(crate::config::DEFAULT_UPSTREAM_TIMEOUT, |u| {
+                u.config.call_timeout
+            })
     }
 
     /// The upstreams' names, in order.
@@ -109,7 +112,8 @@ impl Upstreams {
     /// Lists an upstream's tools (connecting first if needed).
     pub async fn list_tools(&self, upstream: &str) -> Result<Vec<Tool>, UpstreamError> {
         let client = self.client(upstream).await?;
-        match tokio::time::timeout(self.call_timeout, client.peer().list_all_tools()).await {
+        let limit = self.timeout_of(upstream);
+        match tokio::time::timeout(limit, client.peer().list_all_tools()).await {
             Err(_) => Err(UpstreamError::Timeout(upstream.to_owned())),
             Ok(Ok(tools)) => Ok(tools),
             Ok(Err(e)) => {
@@ -133,7 +137,9 @@ impl Upstreams {
         let mut params = CallToolRequestParams::new(tool.tool().to_owned());
         params.arguments = arguments;
         let call = client.peer().call_tool(params);
-        match tokio::time::timeout(self.call_timeout, call).await {
+        // A hung upstream costs its own callers this long, and nobody else anything.
+        let limit = self.timeout_of(tool.upstream());
+        match tokio::time::timeout(limit, call).await {
             Err(_) => Err(UpstreamError::Timeout(tool.upstream().to_owned())),
             Ok(Ok(result)) => Ok(result),
             Ok(Err(e)) => {

@@ -22,6 +22,7 @@ mod export;
 mod governed_call;
 mod operator;
 mod otel;
+mod robustness;
 mod sensitivity;
 mod token_exchange;
 mod tokens;
