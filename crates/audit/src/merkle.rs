@@ -60,7 +60,7 @@ pub fn leaf_hash(leaf: &[u8]) -> EventHash {
 }
 
 /// SHA-256(0x01 ‖ `left` ‖ `right`): the hash of an inner node.
-fn node_hash(left: &EventHash, right: &EventHash) -> EventHash {
+pub(crate) fn node_hash(left: &EventHash, right: &EventHash) -> EventHash {
     let digest = Sha256::new()
         .chain_update([NODE_PREFIX])
         .chain_update(left.as_bytes())
@@ -70,7 +70,7 @@ fn node_hash(left: &EventHash, right: &EventHash) -> EventHash {
 }
 
 /// SHA-256 of the empty string: the root of the empty tree.
-fn empty_root() -> EventHash {
+pub(crate) fn empty_root() -> EventHash {
     EventHash::from_bytes(Sha256::digest([]).into())
 }
 

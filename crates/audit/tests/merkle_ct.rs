@@ -8,7 +8,9 @@
 )]
 
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
-use mandate_audit::{ConsistencyProof, EventHash, InclusionProof, MerkleLog, leaf_hash};
+use mandate_audit::{
+    ConsistencyProof, EventHash, InclusionProof, MerkleFrontier, MerkleLog, leaf_hash,
+};
 use proptest::prelude::*;
 use sha2::Sha256;
 
@@ -56,6 +58,22 @@ proptest! {
         let (ours, theirs) = both(&leaves);
         let (ours, theirs) = (ours.root(), theirs.root());
         prop_assert_eq!(&ours.as_bytes()[..], &theirs.as_bytes()[..]);
+    }
+
+    /// The signer's O(log n) frontier gives the same root as both full trees, at every size.
+    #[test]
+    fn the_frontier_root_agrees_at_every_size(leaves in leaves()) {
+        let mut frontier = MerkleFrontier::new();
+        prop_assert_eq!(frontier.root(), MerkleLog::new().root());
+        let mut theirs = CtTree::new();
+        for leaf in &leaves {
+            frontier.push_leaf_hash(leaf_hash(leaf));
+            theirs.push(leaf.clone());
+            let expected = theirs.root();
+            let ours = frontier.root();
+            prop_assert_eq!(&ours.as_bytes()[..], &expected.as_bytes()[..]);
+            prop_assert_eq!(frontier.len(), theirs.len());
+        }
     }
 
     #[test]

@@ -20,14 +20,16 @@ mod nginx;
 mod process;
 mod report;
 mod sample;
+mod scale;
 mod schedule;
 mod table;
 
 pub use error::BenchError;
-pub use load::{LoadSpec, Target, client, load};
+pub use load::{LoadSpec, Target, client, load, load_rotating};
 pub use mcp::ToolCall;
 pub use nginx::Nginx;
 pub use process::ProcStats;
 pub use report::{AuditCheck, GatewayStats, Machine, Ratio, Report, Run, Settings, Skipped};
 pub use sample::Sample;
+pub use scale::{ScaleReport, ScaleStep};
 pub use schedule::{Leg, Progress, Route, Schedule, run_schedule};

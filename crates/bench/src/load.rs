@@ -57,24 +57,49 @@ pub async fn load(
     target: &Target,
     spec: LoadSpec,
 ) -> Result<Sample, BenchError> {
+    let bearers: Vec<String> = target.bearer.iter().cloned().collect();
+    load_rotating(client, target, &bearers, spec).await
+}
+
+/// Like [`load`], but the calls rotate over `bearers` (one agent's token each), so that
+/// many agents are active at once; `target.bearer` is not used. Worker `w` of `n` sends
+/// token `w`, then `w + n`, `w + 2n`, … wrapping around; with no tokens, none is sent.
+pub async fn load_rotating(
+    client: &reqwest::Client,
+    target: &Target,
+    bearers: &[String],
+    spec: LoadSpec,
+) -> Result<Sample, BenchError> {
     let start = Instant::now();
     let window = Window {
         measure_from: start + spec.warmup,
         until: start + spec.warmup + spec.duration,
     };
-    let bearer = match &target.bearer {
-        Some(token) => {
-            Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| BenchError::Token)?)
-        }
-        None => None,
-    };
+    let bearers = bearers
+        .iter()
+        .map(|token| {
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| BenchError::Token)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let request = Arc::new(Request {
         url: target.url.clone(),
-        bearer,
+        bearers,
         call: target.call.clone(),
     });
-    let workers: Vec<_> = (0..spec.concurrency.max(1))
-        .map(|_| tokio::spawn(worker(client.clone(), Arc::clone(&request), window)))
+    let concurrency = spec.concurrency.max(1);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let rotation = Rotation {
+                next: w,
+                step: concurrency,
+            };
+            tokio::spawn(worker(
+                client.clone(),
+                Arc::clone(&request),
+                window,
+                rotation,
+            ))
+        })
         .collect();
     let mut total = Sample::new()?;
     for handle in workers {
@@ -83,6 +108,13 @@ pub async fn load(
     }
     total.elapsed = Instant::now().saturating_duration_since(window.measure_from);
     Ok(total)
+}
+
+/// Which token a worker sends next, and how far it moves after each call.
+#[derive(Debug, Clone, Copy)]
+struct Rotation {
+    next: usize,
+    step: usize,
 }
 
 /// The warm-up ends at `measure_from`; no call starts at or after `until`.
@@ -95,7 +127,7 @@ struct Window {
 /// What every call of a round sends.
 struct Request {
     url: String,
-    bearer: Option<HeaderValue>,
+    bearers: Vec<HeaderValue>,
     call: ToolCall,
 }
 
@@ -104,6 +136,7 @@ async fn worker(
     client: reqwest::Client,
     request: Arc<Request>,
     window: Window,
+    mut rotation: Rotation,
 ) -> Result<Sample, BenchError> {
     let mut sample = Sample::new()?;
     loop {
@@ -112,7 +145,16 @@ async fn worker(
             return Ok(sample);
         }
         let warmup = started < window.measure_from;
-        match call_once(&client, &request).await {
+        let bearer = match request.bearers.len() {
+            0 => None,
+            n => {
+                rotation.next %= n;
+                let bearer = request.bearers.get(rotation.next);
+                rotation.next += rotation.step;
+                bearer
+            }
+        };
+        match call_once(&client, &request, bearer).await {
             Ok(()) if warmup => sample.warmup_ok += 1,
             Ok(()) => sample.record_ok(started.elapsed()),
             Err(reason) => sample.record_error(warmup, reason),
@@ -121,12 +163,16 @@ async fn worker(
 }
 
 /// Sends the call and checks the whole answer; the answer's body is read in full.
-async fn call_once(client: &reqwest::Client, request: &Request) -> Result<(), String> {
+async fn call_once(
+    client: &reqwest::Client,
+    request: &Request,
+    bearer: Option<&HeaderValue>,
+) -> Result<(), String> {
     let mut builder = client
         .post(&request.url)
         .headers(request.call.headers().clone())
         .body(request.call.body());
-    if let Some(bearer) = &request.bearer {
+    if let Some(bearer) = bearer {
         builder = builder.header(AUTHORIZATION, bearer.clone());
     }
     let response = builder.send().await.map_err(|e| describe(&e))?;

@@ -6,7 +6,8 @@
 
 use crate::config::AuditConfig;
 use mandate_audit::{
-    Checkpoint, CheckpointError, MerkleLog, NoteSigner, NoteVerifier, StoredEvent, leaf_hash,
+    Checkpoint, CheckpointError, MerkleFrontier, MerkleLog, NoteSigner, NoteVerifier, StoredEvent,
+    leaf_hash,
 };
 use mandate_store::{Store, StoreError};
 use std::path::{Path, PathBuf};
@@ -42,7 +43,8 @@ pub enum CheckpointFailure {
     },
 }
 
-/// Makes checkpoints: keeps the tree of everything seen so far and signs its root.
+/// Makes checkpoints: keeps the right edge of the tree of everything seen so far (O(log n)
+/// hashes, however long the log) and signs its root.
 pub struct Checkpointer {
     signer: NoteSigner,
     key: ed25519_dalek::SigningKey,
@@ -53,7 +55,7 @@ pub struct Checkpointer {
 /// The tree so far, and the size of the last checkpoint (`None` until read from the store).
 #[derive(Default)]
 struct State {
-    tree: MerkleLog,
+    tree: MerkleFrontier,
     signed: Option<u64>,
 }
 

@@ -5,6 +5,7 @@
 //! concurrency; then checks that every successful call through Mandate left its decision
 //! in the audit log. Build with `--release`: debug figures are not worth reading.
 
+mod scale;
 mod stack;
 
 use anyhow::{Context as _, bail};
@@ -50,6 +51,19 @@ pub struct Args {
     /// Leave nginx out even when it is installed.
     #[arg(long)]
     no_nginx: bool,
+    /// Scale mode: seed 1,000, 10,000 and 100,000 mandates over 1,000 agents and load the
+    /// gateway at each step (1,000 and 100,000 with --quick).
+    #[arg(long)]
+    scale: bool,
+    /// Scale mode: mandates per step, comma-separated.
+    #[arg(long, value_name = "N,…", value_delimiter = ',', hide = true)]
+    scale_steps: Vec<u64>,
+    /// Scale mode: agents the mandates are spread over.
+    #[arg(long, value_name = "N", default_value_t = 1000, hide = true)]
+    agents: u64,
+    /// Scale mode: measured seconds per step [default: 10 with --quick, else 60].
+    #[arg(long, value_name = "S", hide = true)]
+    scale_secs: Option<u64>,
 }
 
 impl Args {
@@ -80,6 +94,9 @@ impl Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.scale {
+        return run_scale(&args).await;
+    }
     let (schedule, mode) = args.schedule()?;
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; for real figures run it from `cargo run --release`");
@@ -125,6 +142,51 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {}", path.display());
     }
     Ok(verdict(&report))
+}
+
+/// `mandate bench --scale`: the scale curve, at the first `--concurrency` level given
+/// (64 unless one is).
+async fn run_scale(args: &Args) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; for real figures run it from `cargo run --release`");
+    }
+    let steps = match (args.scale_steps.is_empty(), args.quick) {
+        (false, _) => args.scale_steps.clone(),
+        (true, true) => vec![1_000, 100_000],
+        (true, false) => vec![1_000, 10_000, 100_000],
+    };
+    let concurrency = match args.concurrency.as_slice() {
+        [1, 8, 64, 256] => 64,
+        [first, ..] => (*first).max(1),
+        [] => 64,
+    };
+    let secs = args.scale_secs.unwrap_or(if args.quick { 10 } else { 60 });
+    let plan = scale::Plan {
+        steps,
+        agents: args.agents,
+        concurrency,
+        warmup: Duration::from_millis(args.warmup_ms.unwrap_or(1000)),
+        duration: Duration::from_secs(secs.max(1)),
+    };
+    let exe = std::env::current_exe().context("cannot find the running executable")?;
+    let upstream = Upstream::start(&exe).await?;
+    eprintln!(
+        "mandate bench --scale: steps {:?} over {} agents, c={}, {} s each",
+        plan.steps, plan.agents, plan.concurrency, secs
+    );
+    let report = scale::run(&exe, &upstream.url(), TOOL, &plan).await?;
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        std::fs::write(path, report.to_json()? + "\n")
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let failed: u64 = report.scale.iter().map(|s| s.errors).sum();
+    if failed > 0 {
+        eprintln!("error: {failed} calls failed (see the first errors above)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// nginx in front of the upstream, or a note saying why that path is skipped.

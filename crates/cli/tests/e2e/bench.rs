@@ -5,27 +5,36 @@ use crate::support::*;
 use mandate_bench::{LoadSpec, Target, ToolCall, client, load};
 use std::time::Duration;
 
-#[test]
-fn a_tiny_bench_measures_every_path_and_accounts_for_every_call_in_the_audit_log() {
+/// Runs `mandate bench ARGS --json FILE`, which must succeed: its stdout, stderr and JSON.
+fn bench(args: &[&str]) -> (String, String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let out = std::process::Command::new(BIN)
-        .args([
-            "bench",
-            "--concurrency",
-            "2",
-            "--rounds",
-            "1",
-            "--round-ms",
-            "200",
-        ])
-        .args(["--warmup-ms", "50", "--json"])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .arg(&json)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (stdout, stderr, report)
+}
+
+#[test]
+fn a_tiny_bench_measures_every_path_and_accounts_for_every_call_in_the_audit_log() {
+    let (stdout, stderr, report) = bench(&[
+        "--concurrency",
+        "2",
+        "--rounds",
+        "1",
+        "--round-ms",
+        "200",
+        "--warmup-ms",
+        "50",
+    ]);
     assert!(
         stdout.contains("p99.9 µs") && stdout.contains("mandate"),
         "{stdout}"
@@ -35,8 +44,6 @@ fn a_tiny_bench_measures_every_path_and_accounts_for_every_call_in_the_audit_log
         "progress goes to stderr: {stderr}"
     );
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let runs = report["runs"].as_array().unwrap();
     let paths: Vec<&str> = runs.iter().map(|r| r["path"].as_str().unwrap()).collect();
     assert!(
@@ -106,5 +113,45 @@ async fn refused_calls_through_the_gateway_are_counted_as_errors() {
             sample.first_error
         );
         assert_eq!(sample.ok, 0, "{tool}");
+    }
+}
+
+#[test]
+fn a_tiny_scale_run_seeds_every_step_and_loads_it_over_every_agent() {
+    let (stdout, _, report) = bench(&[
+        "--scale",
+        "--scale-steps",
+        "50,120",
+        "--agents",
+        "10",
+        "--scale-secs",
+        "1",
+        "--warmup-ms",
+        "100",
+        "--concurrency",
+        "2",
+    ]);
+    assert!(stdout.contains("events/s"), "{stdout}");
+    let steps = report["scale"].as_array().unwrap();
+    let mandates: Vec<u64> = steps
+        .iter()
+        .map(|s| s["mandates"].as_u64().unwrap())
+        .collect();
+    assert_eq!(mandates, [50, 120]);
+    for step in steps {
+        assert_eq!(step["agents"], 10, "{step}");
+        assert_eq!(step["errors"], 0, "{step}");
+        let calls = step["calls"].as_u64().unwrap();
+        assert!(calls > 0, "{step}");
+        // Every allowed call writes its decision and its completion.
+        assert!(step["events"].as_u64().unwrap() >= 2 * calls, "{step}");
+        assert!(step["p50_us"].as_u64().unwrap() <= step["p99_us"].as_u64().unwrap());
+        for field in ["rps", "events_per_s", "seed_s"] {
+            assert!(step[field].as_f64().unwrap() > 0.0, "{field}: {step}");
+        }
+        assert!(step["peak_rss_kib"].as_u64().unwrap() > 0, "{step}");
+        assert!(step["rss_end_kib"].as_u64().unwrap() > 0, "{step}");
+        assert!(step["idle_rss_kib"].as_u64().unwrap() > 0, "{step}");
+        assert!(step["rss_kib_per_s"].is_array(), "{step}");
     }
 }

@@ -81,6 +81,14 @@ impl Gateway {
     /// Writes its config, starts it and waits until `/healthz` answers (its catalog is
     /// then built). Logs go to `serve.log` in its directory.
     pub async fn start(exe: &Path, upstream_url: &str) -> anyhow::Result<Self> {
+        let mut gateway = Self::prepare(exe, upstream_url)?;
+        gateway.launch().await?;
+        Ok(gateway)
+    }
+
+    /// Writes its config in a fresh directory without starting it, so that its data dir
+    /// can be filled first ([`Self::config_path`], [`Self::data_dir`]).
+    pub fn prepare(exe: &Path, upstream_url: &str) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("mandate-bench")
             .tempdir()
@@ -102,26 +110,39 @@ impl Gateway {
             ),
         )
         .with_context(|| format!("cannot write `{}`", config.display()))?;
-        let log_path = dir.path().join("serve.log");
-        let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("cannot create `{}`", log_path.display()))?;
-        let mut gateway = Self {
+        Ok(Self {
             exe: exe.to_owned(),
             dir,
             config,
             child: None,
             port,
-        };
-        let child = gateway
+        })
+    }
+
+    /// Starts `mandate serve` and waits until `/healthz` answers.
+    pub async fn launch(&mut self) -> anyhow::Result<()> {
+        let log_path = self.dir.path().join("serve.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create `{}`", log_path.display()))?;
+        let child = self
             .command(&["serve"])
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .context("cannot start `mandate serve`")?;
-        gateway.child = Some(child);
-        gateway.wait_healthy().await?;
-        Ok(gateway)
+        self.child = Some(child);
+        self.wait_healthy().await
+    }
+
+    /// Its config file.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Its data dir (store, keys).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// Its MCP endpoint.
@@ -263,7 +284,7 @@ impl Gateway {
             .arg("--config")
             .arg(&self.config)
             .arg("--data-dir")
-            .arg(self.dir.path().join("data"))
+            .arg(self.data_dir())
             .stdin(Stdio::null());
         command
     }
