@@ -115,7 +115,8 @@ impl Checkpointer {
         let tree = &mut state.tree;
         let head = store.audit_head().await?.map_or(0, |(seq, _)| seq);
         while tree.len() < head {
-            let batch = store.events(tree.len(), 10_000).await?;
+            // Small pages: catching up on a long log must not hold much of it in memory at once.
+            let batch = store.events(tree.len(), 1_000).await?;
             if batch.is_empty() {
                 return Err(CheckpointFailure::Gap(tree.len() + 1));
             }
