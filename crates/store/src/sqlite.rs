@@ -398,17 +398,23 @@ mod tests {
         assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
         // Writes queued while the writer is busy share the next commit.
         let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (running, started) = std::sync::mpsc::channel::<()>();
         let before = store.write_stats();
         let writer = store.clone();
         let blocker = tokio::spawn(async move {
             writer
                 .write(move |_| {
+                    let _ = running.send(());
                     let _ = hold.recv();
                     Ok(Finish::Commit(()))
                 })
                 .await
         });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // The writer is inside the blocker's group before anything else is queued.
+        tokio::task::spawn_blocking(move || started.recv())
+            .await
+            .unwrap()
+            .unwrap();
         let queued: Vec<_> = (0..50)
             .map(|_| {
                 let store = store.clone();
@@ -416,7 +422,7 @@ mod tests {
             })
             .collect();
         // Generous: the 50 tasks only need to reach the queue, which takes microseconds.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         release.send(()).unwrap();
         blocker.await.unwrap().unwrap();
         for q in queued {

@@ -139,7 +139,6 @@ async fn overload_is_refused_at_once_and_the_gateway_recovers() {
         served >= 1 && refused >= 1,
         "served {served}, refused {refused}"
     );
-    assert!(served <= 2 * 10, "never more served than asked");
     // Every served call was decided and recorded; refused ones never reached a decision.
     let audit = gw.audit();
     let allowed = audit[before..]
