@@ -17,6 +17,7 @@ mod error;
 mod load;
 mod mcp;
 mod nginx;
+mod overload;
 mod process;
 mod report;
 mod sample;
@@ -26,8 +27,9 @@ mod table;
 
 pub use error::BenchError;
 pub use load::{LoadSpec, Target, client, load, load_rotating};
-pub use mcp::ToolCall;
+pub use mcp::{Failure, FailureClass, ToolCall};
 pub use nginx::Nginx;
+pub use overload::{OverloadAudit, OverloadReport, OverloadSettings, Phase, PhaseLeg, RssPoint};
 pub use process::ProcStats;
 pub use report::{AuditCheck, GatewayStats, Machine, Ratio, Report, Run, Settings, Skipped};
 pub use sample::Sample;

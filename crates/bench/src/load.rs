@@ -1,7 +1,7 @@
 //! One load round: N workers, each looping the same `tools/call` on its own keep-alive
 //! connection, untimed during the warm-up and timed in the measured window that follows.
 
-use crate::mcp::check_answer;
+use crate::mcp::{Failure, FailureClass, check_answer};
 use crate::{BenchError, Sample, ToolCall};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use std::sync::Arc;
@@ -167,7 +167,11 @@ async fn call_once(
     client: &reqwest::Client,
     request: &Request,
     bearer: Option<&HeaderValue>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
+    let transport = |e: &reqwest::Error| Failure {
+        class: FailureClass::Transport,
+        detail: describe(e),
+    };
     let mut builder = client
         .post(&request.url)
         .headers(request.call.headers().clone())
@@ -175,7 +179,7 @@ async fn call_once(
     if let Some(bearer) = bearer {
         builder = builder.header(AUTHORIZATION, bearer.clone());
     }
-    let response = builder.send().await.map_err(|e| describe(&e))?;
+    let response = builder.send().await.map_err(|e| transport(&e))?;
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -183,7 +187,7 @@ async fn call_once(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let body = response.bytes().await.map_err(|e| describe(&e))?;
+    let body = response.bytes().await.map_err(|e| transport(&e))?;
     check_answer(status, &content_type, &body)
 }
 

@@ -77,37 +77,91 @@ impl ToolCall {
     }
 }
 
+/// What kind of failure a call met, as counted in [`crate::Sample::failures`]: enough to
+/// tell load shedding (`http 503`) from an upstream that failed behind the gateway
+/// (`rpc -32004`) from a connection that broke (`transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureClass {
+    /// An HTTP status other than 200.
+    Http(u16),
+    /// A JSON-RPC error, by code.
+    Rpc(i64),
+    /// A result flagged `isError`.
+    ToolError,
+    /// A 200 answer that is not a usable JSON-RPC result.
+    Malformed,
+    /// No answer: the connection failed or the call timed out.
+    Transport,
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureClass::Http(status) => write!(f, "http {status}"),
+            FailureClass::Rpc(code) => write!(f, "rpc {code}"),
+            FailureClass::ToolError => f.write_str("tool error"),
+            FailureClass::Malformed => f.write_str("malformed"),
+            FailureClass::Transport => f.write_str("transport"),
+        }
+    }
+}
+
+/// A failed call: its class and a description for the first-error line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of failure.
+    pub class: FailureClass,
+    /// What went wrong, in words.
+    pub detail: String,
+}
+
+impl Failure {
+    fn new(class: FailureClass, detail: String) -> Self {
+        Self { class, detail }
+    }
+}
+
 /// Checks one HTTP answer to a `tools/call`: status 200, a JSON-RPC response with a
 /// `result` that is not a tool error and has content. Returns why it is not, otherwise.
-pub(crate) fn check_answer(status: u16, content_type: &str, body: &[u8]) -> Result<(), String> {
+pub(crate) fn check_answer(status: u16, content_type: &str, body: &[u8]) -> Result<(), Failure> {
+    let malformed = |detail: String| Failure::new(FailureClass::Malformed, detail);
     if status != 200 {
-        return Err(format!("HTTP {status}: {}", snippet(body)));
+        return Err(Failure::new(
+            FailureClass::Http(status),
+            format!("HTTP {status}: {}", snippet(body)),
+        ));
     }
     let message = if content_type.starts_with("text/event-stream") {
         response_in_stream(body).ok_or_else(|| {
-            format!(
+            malformed(format!(
                 "no JSON-RPC response in the event stream: {}",
                 snippet(body)
-            )
+            ))
         })?
     } else {
-        serde_json::from_slice(body).map_err(|e| format!("not JSON ({e}): {}", snippet(body)))?
+        serde_json::from_slice(body)
+            .map_err(|e| malformed(format!("not JSON ({e}): {}", snippet(body))))?
     };
     if let Some(error) = message.get("error") {
-        return Err(format!("JSON-RPC error: {error}"));
+        let code = error.get("code").and_then(Value::as_i64);
+        let class = code.map_or(FailureClass::Malformed, FailureClass::Rpc);
+        return Err(Failure::new(class, format!("JSON-RPC error: {error}")));
     }
     let Some(result) = message.get("result") else {
-        return Err(format!("no result: {}", snippet(body)));
+        return Err(malformed(format!("no result: {}", snippet(body))));
     };
     if result.get("isError").and_then(Value::as_bool) == Some(true) {
-        return Err(format!(
-            "tool error: {}",
-            result.get("content").unwrap_or(&Value::Null)
+        return Err(Failure::new(
+            FailureClass::ToolError,
+            format!(
+                "tool error: {}",
+                result.get("content").unwrap_or(&Value::Null)
+            ),
         ));
     }
     match result.get("content").and_then(Value::as_array) {
         Some(content) if !content.is_empty() => Ok(()),
-        _ => Err(format!("empty result: {}", snippet(body))),
+        _ => Err(malformed(format!("empty result: {}", snippet(body)))),
     }
 }
 
@@ -175,12 +229,25 @@ mod tests {
                 ),
             ),
         ];
-        for (status, content_type, body) in cases {
-            assert!(
-                check_answer(status, content_type, body.as_bytes()).is_err(),
-                "{status} {body}"
-            );
+        let expected = [
+            FailureClass::Http(401),
+            FailureClass::Rpc(-32602),
+            FailureClass::ToolError,
+            FailureClass::Malformed,
+            FailureClass::Malformed,
+            FailureClass::Malformed,
+        ];
+        for ((status, content_type, body), class) in cases.into_iter().zip(expected) {
+            let failure = check_answer(status, content_type, body.as_bytes());
+            assert_eq!(failure.map_err(|f| f.class), Err(class), "{status} {body}");
         }
+    }
+
+    #[test]
+    fn failure_classes_read_as_their_counting_keys() {
+        assert_eq!(FailureClass::Http(503).to_string(), "http 503");
+        assert_eq!(FailureClass::Rpc(-32004).to_string(), "rpc -32004");
+        assert_eq!(FailureClass::Transport.to_string(), "transport");
     }
 
     #[test]

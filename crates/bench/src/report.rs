@@ -87,6 +87,9 @@ pub struct Run {
     /// The first error, to tell what failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// Failed calls (warm-up included) by kind, e.g. `{"http 503": 12}`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failures: std::collections::BTreeMap<String, u64>,
 }
 
 impl Run {
@@ -113,6 +116,7 @@ impl Run {
                 .filter(|_| served > 0)
                 .map(|cpu| round1(cpu.as_secs_f64() * 1e6 / served as f64)),
             first_error: sample.first_error.clone(),
+            failures: sample.failures.clone(),
         }
     }
 

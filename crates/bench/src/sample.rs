@@ -2,7 +2,9 @@
 //! (µs, three significant digits), and counts of successes and errors, warm-up apart.
 
 use crate::BenchError;
+use crate::mcp::Failure;
 use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The slowest latency the histogram holds exactly (60 s); slower calls count as 60 s.
@@ -24,6 +26,8 @@ pub struct Sample {
     pub elapsed: Duration,
     /// The first error seen, to tell what went wrong.
     pub first_error: Option<String>,
+    /// Failed calls (warm-up included) by kind: `http 503`, `rpc -32004`, `transport`, ….
+    pub failures: BTreeMap<String, u64>,
 }
 
 impl Sample {
@@ -37,6 +41,7 @@ impl Sample {
             warmup_errors: 0,
             elapsed: Duration::ZERO,
             first_error: None,
+            failures: BTreeMap::new(),
         })
     }
 
@@ -47,14 +52,20 @@ impl Sample {
         self.ok += 1;
     }
 
-    /// Records a failed call, keeping the first reason.
-    pub(crate) fn record_error(&mut self, warmup: bool, reason: String) {
+    /// Records a failed call, keeping the first reason and counting its kind.
+    pub(crate) fn record_error(&mut self, warmup: bool, failure: Failure) {
         if warmup {
             self.warmup_errors += 1;
         } else {
             self.errors += 1;
         }
-        self.first_error.get_or_insert(reason);
+        *self.failures.entry(failure.class.to_string()).or_default() += 1;
+        self.first_error.get_or_insert(failure.detail);
+    }
+
+    /// Failed calls of one kind (e.g. `"http 503"`), warm-up included.
+    pub fn failures_of(&self, class: &str) -> u64 {
+        self.failures.get(class).copied().unwrap_or(0)
     }
 
     /// Adds another sample's calls and latencies to this one.
@@ -67,6 +78,9 @@ impl Sample {
         self.warmup_ok += other.warmup_ok;
         self.warmup_errors += other.warmup_errors;
         self.elapsed += other.elapsed;
+        for (class, count) in &other.failures {
+            *self.failures.entry(class.clone()).or_default() += count;
+        }
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
         }
@@ -120,16 +134,26 @@ mod tests {
             a.record_ok(Duration::from_micros(micros));
         }
         b.record_ok(Duration::from_secs(120));
-        b.record_error(false, "HTTP 500".to_owned());
-        b.record_error(true, "HTTP 502".to_owned());
+        let http = |status| Failure {
+            class: crate::mcp::FailureClass::Http(status),
+            detail: format!("HTTP {status}"),
+        };
+        b.record_error(false, http(500));
+        b.record_error(true, http(502));
+        b.record_error(false, http(500));
         a.elapsed = Duration::from_secs(1);
         b.elapsed = Duration::from_secs(1);
         a.merge(&b)?;
         assert_eq!(
             (a.ok, a.errors, a.warmup_errors, a.calls()),
-            (101, 1, 1, 102)
+            (101, 2, 1, 103)
         );
         assert_eq!(a.first_error.as_deref(), Some("HTTP 500"));
+        assert_eq!(
+            (a.failures_of("http 500"), a.failures_of("http 502")),
+            (2, 1)
+        );
+        assert_eq!(a.failures_of("transport"), 0);
         assert!((a.rps() - 50.5).abs() < 1e-9);
         assert_eq!(a.quantile_us(0.5), 51);
         assert!(

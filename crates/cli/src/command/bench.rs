@@ -5,6 +5,7 @@
 //! concurrency; then checks that every successful call through Mandate left its decision
 //! in the audit log. Build with `--release`: debug figures are not worth reading.
 
+mod overload;
 mod scale;
 mod stack;
 
@@ -64,6 +65,13 @@ pub struct Args {
     /// Scale mode: measured seconds per step [default: 10 with --quick, else 60].
     #[arg(long, value_name = "S", hide = true)]
     scale_secs: Option<u64>,
+    /// Overload mode: baseline, ten times `max_in_flight` workers, recovery, then an
+    /// upstream that hangs and one that is dead, with the gateway's memory over time.
+    #[arg(long, conflicts_with = "scale")]
+    overload: bool,
+    /// Overload mode: seconds per phase [default: 5 with --quick, else 15].
+    #[arg(long, value_name = "S", hide = true)]
+    phase_secs: Option<u64>,
 }
 
 impl Args {
@@ -96,6 +104,9 @@ impl Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.scale {
         return run_scale(&args).await;
+    }
+    if args.overload {
+        return run_overload(&args).await;
     }
     let (schedule, mode) = args.schedule()?;
     if cfg!(debug_assertions) {
@@ -187,6 +198,24 @@ async fn run_scale(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mandate bench --overload`: see [`overload`].
+async fn run_overload(args: &Args) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; for real figures run it from `cargo run --release`");
+    }
+    let secs = args.phase_secs.unwrap_or(if args.quick { 5 } else { 15 });
+    eprintln!("mandate bench --overload: 5 phases of {secs} s");
+    let exe = std::env::current_exe().context("cannot find the running executable")?;
+    let (report, verdict) = overload::run(&exe, TOOL, secs).await?;
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        std::fs::write(path, report.to_json()? + "\n")
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(verdict)
 }
 
 /// nginx in front of the upstream, or a note saying why that path is skipped.

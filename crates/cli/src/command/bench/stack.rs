@@ -23,8 +23,14 @@ pub struct Upstream {
 impl Upstream {
     /// Starts it and reads the address it bound from its `listening on http://…/mcp` line.
     pub async fn start(exe: &Path) -> anyhow::Result<Self> {
+        Self::start_with(exe, &[]).await
+    }
+
+    /// Like [`Self::start`], with more `demo-upstream` arguments (e.g. `--delay-ms 2`).
+    pub async fn start_with(exe: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         let mut child = Command::new(exe)
             .args(["demo-upstream", "--http", "127.0.0.1:0"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -60,6 +66,20 @@ impl Upstream {
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
+
+    /// Sends it a signal by name (`STOP` to make it hang, `KILL` to make it die).
+    pub async fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self.pid().context("the demo upstream has exited")?;
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .await
+            .context("cannot run `kill`")?;
+        if !status.success() {
+            bail!("`kill -{signal} {pid}` failed");
+        }
+        Ok(())
+    }
 }
 
 /// `listening on http://127.0.0.1:PORT/mcp` → the address.
@@ -89,6 +109,13 @@ impl Gateway {
     /// Writes its config in a fresh directory without starting it, so that its data dir
     /// can be filled first ([`Self::config_path`], [`Self::data_dir`]).
     pub fn prepare(exe: &Path, upstream_url: &str) -> anyhow::Result<Self> {
+        let upstream = format!("[[upstream]]\nname = \"{UPSTREAM}\"\nurl = \"{upstream_url}\"\n");
+        Self::prepare_with(exe, "", &upstream)
+    }
+
+    /// Like [`Self::prepare`] with the config's top-level keys and its upstream tables
+    /// given whole (the listen address and token lifetime are added).
+    pub fn prepare_with(exe: &Path, top: &str, upstreams: &str) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("mandate-bench")
             .tempdir()
@@ -103,10 +130,7 @@ impl Gateway {
             format!(
                 "# Written by `mandate bench`. Audit is durable by default.\n\
                  listen = \"127.0.0.1:{port}\"\n\
-                 token_ttl = \"2h\"\n\n\
-                 [[upstream]]\n\
-                 name = \"{UPSTREAM}\"\n\
-                 url = \"{upstream_url}\"\n"
+                 token_ttl = \"2h\"\n{top}\n{upstreams}"
             ),
         )
         .with_context(|| format!("cannot write `{}`", config.display()))?;
@@ -218,18 +242,29 @@ impl Gateway {
 
     /// Counts the `decided` allow events in its log and runs `mandate audit verify`.
     pub async fn audit_check(&self, successful_calls: u64) -> anyhow::Result<AuditCheck> {
-        let decided = self
-            .run(&[
-                "audit",
-                "query",
-                "--kind",
-                "decided",
-                "--decision",
-                "allow",
-                "--json",
-            ])
+        let decided_allow = self
+            .count_events(&["--kind", "decided", "--decision", "allow"])
             .await?;
-        let decided_allow = decided.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+        let (verified, verify_output) = self.verify().await?;
+        Ok(AuditCheck {
+            decided_allow,
+            successful_mandate_calls: successful_calls,
+            matches: decided_allow == successful_calls,
+            verified,
+            verify_output,
+        })
+    }
+
+    /// How many events of its log `mandate audit query` finds with these filters.
+    pub async fn count_events(&self, filters: &[&str]) -> anyhow::Result<u64> {
+        let mut args = vec!["audit", "query", "--json"];
+        args.extend_from_slice(filters);
+        let found = self.run(&args).await?;
+        Ok(found.lines().filter(|l| !l.trim().is_empty()).count() as u64)
+    }
+
+    /// Runs `mandate audit verify`: whether it passed, and its first line of output.
+    pub async fn verify(&self) -> anyhow::Result<(bool, String)> {
         let verify = self.command(&["audit", "verify"]).output().await?;
         let verify_output = String::from_utf8_lossy(&verify.stdout)
             .lines()
@@ -237,13 +272,7 @@ impl Gateway {
             .next()
             .unwrap_or("(no output)")
             .to_owned();
-        Ok(AuditCheck {
-            decided_allow,
-            successful_mandate_calls: successful_calls,
-            matches: decided_allow == successful_calls,
-            verified: verify.status.success(),
-            verify_output,
-        })
+        Ok((verify.status.success(), verify_output))
     }
 
     /// The last lines of its log, for an error message.
