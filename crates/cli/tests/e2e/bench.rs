@@ -155,3 +155,59 @@ fn a_tiny_scale_run_seeds_every_step_and_loads_it_over_every_agent() {
         assert!(step["rss_kib_per_s"].is_array(), "{step}");
     }
 }
+
+#[test]
+fn an_overload_run_sheds_fails_a_hung_upstream_alone_and_accounts_for_every_call() {
+    let (stdout, _stderr, report) = bench(&["--overload", "--phase-secs", "1"]);
+    assert!(
+        stdout.contains("gateway RSS over"),
+        "the memory timeline: {stdout}"
+    );
+    let phases = report["phases"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["baseline", "overload", "recovery", "hung", "dead"]);
+    let leg = |phase: usize, upstream: &str| {
+        phases[phase]["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["upstream"] == upstream)
+            .unwrap()
+            .clone()
+    };
+    // Ten times max_in_flight workers that never back off: some are refused with 503.
+    let overload = leg(1, "demo");
+    assert!(
+        overload["failures"]["http 503"].as_u64().unwrap() > 0,
+        "{overload}"
+    );
+    assert!(
+        overload["ok"].as_u64().unwrap() > 0,
+        "calls are still served: {overload}"
+    );
+    // A hung and a dead upstream fail their own calls as upstream errors ...
+    for phase in [3, 4] {
+        let flaky = leg(phase, "flaky");
+        assert!(
+            flaky["failures"]["rpc -32004"].as_u64().unwrap() > 0,
+            "{flaky}"
+        );
+        assert_eq!(flaky["ok"], 0, "{flaky}");
+        // ... and the healthy one keeps serving without a single failure.
+        let demo = leg(phase, "demo");
+        assert!(demo["ok"].as_u64().unwrap() > 0, "{demo}");
+        assert!(
+            demo.get("failures")
+                .is_none_or(|f| f.as_object().unwrap().is_empty()),
+            "{demo}"
+        );
+    }
+    assert!(
+        report["rss"].as_array().unwrap().len() > 5,
+        "memory is sampled over time"
+    );
+    let audit = &report["audit"];
+    assert_eq!(audit["matches"], true, "{audit}");
+    assert_eq!(audit["verified"], true, "{audit}");
+    assert!(audit["upstream_failures"].as_u64().unwrap() > 0, "{audit}");
+}
