@@ -143,6 +143,12 @@ impl Gateway {
         }
     }
 
+    /// Stops the gateway (SIGTERM) and starts it again on the same config and data dir.
+    pub fn restart(&mut self) {
+        self.terminate();
+        self.run_serve();
+    }
+
     /// Kills the HTTP upstream process.
     pub fn kill_upstream(&mut self) {
         if let Some(mut c) = self.upstream.take() {
