@@ -40,8 +40,8 @@ pub(crate) fn verdict(
     }
     let base = match (pin.map(|p| p.accepted.is_some()), new_tools) {
         (Some(true), _) => "its definition changed since it was accepted",
-        (Some(false), _) => "it is new and nobody has accepted it yet",
-        (None, NewTools::Hold) => "it is new, and `[catalog] new_tools` is `hold`",
+        (_, NewTools::Hold) => "it is new, and `[catalog] new_tools` is `hold`",
+        (Some(false), NewTools::Trust) => "it is new and nobody has accepted it yet",
         (None, NewTools::Trust) if flags.is_empty() => return PinVerdict::PinOnFirstSight,
         (None, NewTools::Trust) => "it is new",
     };
