@@ -251,6 +251,18 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// The seq of the first audit event that mentions `text` (the tools pinned at start
+    /// come first, so a test must not count on fixed positions).
+    pub fn first_seq_mentioning(&self, text: &str) -> u64 {
+        self.audit()
+            .iter()
+            .find(|e| e.to_string().contains(text))
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap()
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.kill();
