@@ -149,7 +149,13 @@ impl Gateway {
     }
 
     /// Records the waiting definition (audited once per new definition).
-    async fn record_hold(&self, tool: &CatalogTool, pin: Option<&ToolPin>, why: &str, flags: &[Flag]) {
+    async fn record_hold(
+        &self,
+        tool: &CatalogTool,
+        pin: Option<&ToolPin>,
+        why: &str,
+        flags: &[Flag],
+    ) {
         if pin
             .and_then(|p| p.pending.as_ref())
             .is_some_and(|p| p.definition.digest == tool.digest)
@@ -165,7 +171,13 @@ impl Gateway {
         }));
         let held = self
             .store
-            .hold_definition(&tool.name, pinned_definition(tool), why, crate::now(), event)
+            .hold_definition(
+                &tool.name,
+                pinned_definition(tool),
+                why,
+                crate::now(),
+                event,
+            )
             .await;
         if let Err(e) = held {
             tracing::error!(error = %e, tool = %tool.name, "cannot record a withheld definition");
@@ -201,10 +213,15 @@ impl Gateway {
                 found: digest,
             });
         }
-        let flags = serde_json::from_value::<rmcp::model::Tool>(pending.definition.definition.clone())
-            .map(|t| tool_review::review(&t))
-            .unwrap_or_default();
-        let mut event = AuditEvent::new(EventKind::ToolAccepted, crate::now(), self.config.node.clone());
+        let flags =
+            serde_json::from_value::<rmcp::model::Tool>(pending.definition.definition.clone())
+                .map(|t| tool_review::review(&t))
+                .unwrap_or_default();
+        let mut event = AuditEvent::new(
+            EventKind::ToolAccepted,
+            crate::now(),
+            self.config.node.clone(),
+        );
         event.tool = Some(tool.to_string());
         event.detail = Some(serde_json::json!({
             "digest": digest,
@@ -290,9 +307,15 @@ mod tests {
     fn only_the_accepted_digest_or_a_clean_first_sight_is_callable() {
         use NewTools::{Hold, Trust};
         let accepted = pin(Some("a"), None);
-        assert_eq!(verdict(Some(&accepted), "a", &[], Trust), PinVerdict::Accepted);
+        assert_eq!(
+            verdict(Some(&accepted), "a", &[], Trust),
+            PinVerdict::Accepted
+        );
         // Accepted explicitly even though flagged: the operator looked.
-        assert_eq!(verdict(Some(&accepted), "a", &[flag()], Hold), PinVerdict::Accepted);
+        assert_eq!(
+            verdict(Some(&accepted), "a", &[flag()], Hold),
+            PinVerdict::Accepted
+        );
         assert_eq!(verdict(None, "a", &[], Trust), PinVerdict::PinOnFirstSight);
         let changed = verdict(Some(&accepted), "b", &[], Trust);
         assert_eq!(
@@ -314,7 +337,10 @@ mod tests {
         };
         assert!(why.starts_with("it is new"), "{why}");
         assert!(
-            matches!(verdict(Some(&waiting), "a", &[], Trust), PinVerdict::Hold(_)),
+            matches!(
+                verdict(Some(&waiting), "a", &[], Trust),
+                PinVerdict::Hold(_)
+            ),
             "switching back to `trust` does not let a waiting tool in unreviewed"
         );
     }

@@ -185,8 +185,7 @@ fn unicode_tags(text: &str) -> Option<String> {
                 .unwrap_or('?')
         })
         .collect();
-    (!hidden.is_empty())
-        .then(|| format!("Unicode tag characters spelling `{}`", excerpt(&hidden)))
+    (!hidden.is_empty()).then(|| format!("Unicode tag characters spelling `{}`", excerpt(&hidden)))
 }
 
 fn hidden_characters(text: &str) -> Option<String> {
@@ -309,8 +308,7 @@ fn injection(readable: &str) -> Option<String> {
     for (i, word) in words.iter().enumerate() {
         if OVERRIDE_VERBS.contains(word) {
             let mut near = words.iter().skip(i + 1).take(4);
-            if let Some(object) = near.find(|w| OVERRIDE_OBJECTS.iter().any(|o| w.starts_with(o)))
-            {
+            if let Some(object) = near.find(|w| OVERRIDE_OBJECTS.iter().any(|o| w.starts_with(o))) {
                 return Some(format!("`{word} … {object}`"));
             }
         }
@@ -377,15 +375,29 @@ fn secret_file(readable: &str) -> Option<String> {
 
 /// Verbs that move data somewhere.
 const SEND_VERBS: &[&str] = &[
-    "send", "pass", "include", "upload", "post", "forward", "transmit", "leak", "share", "copy",
-    "attach", "embed", "append", "paste", "email", "exfiltrate",
+    "send",
+    "pass",
+    "include",
+    "upload",
+    "post",
+    "forward",
+    "transmit",
+    "leak",
+    "share",
+    "copy",
+    "attach",
+    "embed",
+    "append",
+    "paste",
+    "email",
+    "exfiltrate",
 ];
 /// Words naming secrets outright.
 const SECRETS: &[&str] = &["secret", "password", "passwd", "passphrase", "credential"];
 /// Words that make a following `key` or `token` a secret one.
 const SECRET_QUALIFIERS: &[&str] = &[
-    "api", "private", "secret", "access", "ssh", "signing", "auth", "bearer", "refresh",
-    "session", "oauth",
+    "api", "private", "secret", "access", "ssh", "signing", "auth", "bearer", "refresh", "session",
+    "oauth",
 ];
 
 fn exfiltration(readable: &str) -> Option<String> {

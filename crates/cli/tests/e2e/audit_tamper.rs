@@ -37,7 +37,9 @@ async fn a_changed_row_is_caught() {
     let seq = gw.first_seq_mentioning("alice@corp");
     tamper(
         &gw,
-        &format!("UPDATE audit_events SET canonical = replace(canonical, 'alice@corp', 'mallory@corp') WHERE seq = {seq};"),
+        &format!(
+            "UPDATE audit_events SET canonical = replace(canonical, 'alice@corp', 'mallory@corp') WHERE seq = {seq};"
+        ),
     );
     verify_fails(&gw, &seq.to_string());
 }

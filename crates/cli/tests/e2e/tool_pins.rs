@@ -40,7 +40,10 @@ fn toml_string(text: &str) -> String {
 /// Gives the stdio demo upstream extra arguments in the config, for the next start.
 fn set_upstream_args(gw: &Gateway, args: &[&str]) {
     let config = std::fs::read_to_string(&gw.config).unwrap();
-    let extra: String = args.iter().map(|a| format!("{}, ", toml_string(a))).collect();
+    let extra: String = args
+        .iter()
+        .map(|a| format!("{}, ", toml_string(a)))
+        .collect();
     let changed = config.replacen("\"--call-log\"", &format!("{extra}\"--call-log\""), 1);
     assert_ne!(config, changed);
     std::fs::write(&gw.config, changed).unwrap();
@@ -104,41 +107,72 @@ async fn a_description_changed_between_restarts_waits_for_review_and_acceptance(
     // The upstream changes the description; the gateway restarts.
     set_upstream_args(
         &gw,
-        &["--lookup-description", "Look up a customer, loyalty points included."],
+        &[
+            "--lookup-description",
+            "Look up a customer, loyalty points included.",
+        ],
     );
     gw.restart();
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     let tools = listed(&client).await;
     assert!(!tools.contains(LOOKUP), "{tools:?}");
-    assert!(tools.contains("crm.list_customers"), "others stay: {tools:?}");
+    assert!(
+        tools.contains("crm.list_customers"),
+        "others stay: {tools:?}"
+    );
     assert_withheld(&gw, &client, "changed since it was accepted").await;
     let audit = gw.audit();
     let held: Vec<_> = events_of(&audit, "tool_held").collect();
     assert_eq!(held.len(), 1, "{held:?}");
-    assert_eq!(held[0]["detail"]["accepted_digest"], pinned[0]["detail"]["digest"]);
+    assert_eq!(
+        held[0]["detail"]["accepted_digest"],
+        pinned[0]["detail"]["digest"]
+    );
 
     // The operator reviews: the listing and the diff show the change.
     let listing = gw.ok(&["tools"]);
     assert!(
-        listing.contains("WITHHELD (1)") && listing.contains("mandate tools diff crm.lookup_customer"),
+        listing.contains("WITHHELD (1)")
+            && listing.contains("mandate tools diff crm.lookup_customer"),
         "{listing}"
     );
     let diff = gw.ok(&["tools", "diff", LOOKUP]);
     assert!(
         diff.lines().any(|l| l.starts_with("- ")
             && l.contains("Look up one customer by id and return the record as JSON."))
-            && diff.lines().any(|l| l.starts_with("+ ") && l.contains("loyalty points included")),
+            && diff
+                .lines()
+                .any(|l| l.starts_with("+ ") && l.contains("loyalty points included")),
         "{diff}"
     );
-    assert!(diff.contains("mandate tools accept crm.lookup_customer --by"), "{diff}");
-    assert!(!diff.contains("flags in"), "a benign change raises no flag: {diff}");
+    assert!(
+        diff.contains("mandate tools accept crm.lookup_customer --by"),
+        "{diff}"
+    );
+    assert!(
+        !diff.contains("flags in"),
+        "a benign change raises no flag: {diff}"
+    );
 
     // A digest that is not the waiting one is refused; the right one takes effect live.
-    let wrong = gw.mandate(&["tools", "accept", LOOKUP, "--by", "sec@corp", "--digest", "0000"]);
+    let wrong = gw.mandate(&[
+        "tools", "accept", LOOKUP, "--by", "sec@corp", "--digest", "0000",
+    ]);
     let stderr = String::from_utf8_lossy(&wrong.stderr);
-    assert!(!wrong.status.success() && stderr.contains("review it again"), "{stderr}");
+    assert!(
+        !wrong.status.success() && stderr.contains("review it again"),
+        "{stderr}"
+    );
     let digest = waiting_digest(&gw);
-    let accepted = gw.ok(&["tools", "accept", LOOKUP, "--by", "sec@corp", "--digest", &digest[..12]]);
+    let accepted = gw.ok(&[
+        "tools",
+        "accept",
+        LOOKUP,
+        "--by",
+        "sec@corp",
+        "--digest",
+        &digest[..12],
+    ]);
     assert!(accepted.contains("callable again"), "{accepted}");
     wait_listed(&client, LOOKUP, true).await;
     lookup(&client, "cus_001").await.unwrap();
@@ -166,7 +200,10 @@ async fn a_poisoned_description_is_flagged_and_needs_explicit_acceptance() {
     let (_, token) = gw.grant("bot", "crm.*", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
     let tools = listed(&client).await;
-    assert!(!tools.contains(LOOKUP), "never trusted on first sight: {tools:?}");
+    assert!(
+        !tools.contains(LOOKUP),
+        "never trusted on first sight: {tools:?}"
+    );
     assert!(tools.contains("crm.get_report"), "{tools:?}");
     assert_withheld(&gw, &client, "aimed at the model").await;
     let audit = gw.audit();
@@ -181,10 +218,16 @@ async fn a_poisoned_description_is_flagged_and_needs_explicit_acceptance() {
     assert!(events_of(&audit, "tool_pinned").next().is_none());
 
     let listing = gw.ok(&["tools"]);
-    assert!(listing.contains("flag: injection in description"), "{listing}");
+    assert!(
+        listing.contains("flag: injection in description"),
+        "{listing}"
+    );
     let diff = gw.ok(&["tools", "diff", LOOKUP]);
     assert!(diff.contains("accepted  (nothing yet)"), "{diff}");
-    assert!(diff.contains("secret_file in description: names the secret file `~/.ssh`"), "{diff}");
+    assert!(
+        diff.contains("secret_file in description: names the secret file `~/.ssh`"),
+        "{diff}"
+    );
 
     gw.ok(&["tools", "accept", LOOKUP, "--by", "sec@corp"]);
     wait_listed(&client, LOOKUP, true).await;
@@ -207,11 +250,16 @@ async fn a_rug_pull_announced_with_list_changed_is_withheld_at_once() {
     wait_listed(&client, LOOKUP, false).await;
     assert_withheld(&gw, &client, "changed since it was accepted").await;
     let audit = gw.audit();
-    assert_eq!(events_of(&audit, "tool_pinned").count(), 1, "clean at first");
+    assert_eq!(
+        events_of(&audit, "tool_pinned").count(),
+        1,
+        "clean at first"
+    );
     assert_eq!(events_of(&audit, "tool_held").count(), 1);
     let diff = gw.ok(&["tools", "diff", LOOKUP]);
     assert!(
-        diff.lines().any(|l| l.starts_with("+ ") && l.contains("<IMPORTANT>")),
+        diff.lines()
+            .any(|l| l.starts_with("+ ") && l.contains("<IMPORTANT>")),
         "{diff}"
     );
 }
@@ -233,7 +281,10 @@ async fn with_new_tools_on_hold_nothing_is_callable_before_acceptance() {
     wait_listed(&client, LOOKUP, true).await;
     lookup(&client, "cus_001").await.unwrap();
     let tools = listed(&client).await;
-    assert!(!tools.contains("crm.get_report"), "only what was accepted: {tools:?}");
+    assert!(
+        !tools.contains("crm.get_report"),
+        "only what was accepted: {tools:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -258,7 +309,9 @@ async fn hidden_unicode_tags_are_flagged_and_shown_visibly_in_the_diff() {
     );
     assert!(diff.contains("\\u{E0069}"), "{diff}");
     assert!(
-        !diff.chars().any(|c| (0xE0000..=0xE007F).contains(&u32::from(c))),
+        !diff
+            .chars()
+            .any(|c| (0xE0000..=0xE007F).contains(&u32::from(c))),
         "the diff never prints the invisible characters themselves"
     );
 }

@@ -58,8 +58,13 @@ mod tests {
         let err = parse("[catalog]\nnew_tools = \"maybe\"")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("`catalog.new_tools`") && err.contains("`maybe`"), "{err}");
-        let typo = parse("[catalog]\nnew_tool = \"hold\"").unwrap_err().to_string();
+        assert!(
+            err.contains("`catalog.new_tools`") && err.contains("`maybe`"),
+            "{err}"
+        );
+        let typo = parse("[catalog]\nnew_tool = \"hold\"")
+            .unwrap_err()
+            .to_string();
         assert!(typo.contains("new_tool"), "{typo}");
     }
 }

@@ -10,7 +10,8 @@ const COLUMNS: &str = "tool, accepted_digest, accepted_definition, accepted_by, 
 
 /// Every pin, by tool name.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<ToolPin>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tool_pins ORDER BY tool"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tool_pins ORDER BY tool"))?;
     let rows = stmt.query_map([], raw)?;
     rows.map(|r| decode(r?)).collect()
 }

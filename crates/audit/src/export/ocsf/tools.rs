@@ -17,7 +17,10 @@ pub(super) fn tool_lifecycle(entry: &Entry<'_>) -> Value {
         .and_then(Value::as_array)
         .is_some_and(|flags| !flags.is_empty());
     let why = e.reasons.join("; ");
-    let by = entry.detail("by").and_then(Value::as_str).unwrap_or("unknown");
+    let by = entry
+        .detail("by")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
     let (activity, severity, outcome, message) = match e.kind {
         EventKind::ToolHeld => (
             Activity(7, "Disable"),

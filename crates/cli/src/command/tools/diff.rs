@@ -47,7 +47,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         println!("{tool}: accepted{accepted}; no definition waits for review");
         return Ok(ExitCode::SUCCESS);
     };
-    println!("{tool}: a definition waits for an operator's review: {}", pending.why);
+    println!(
+        "{tool}: a definition waits for an operator's review: {}",
+        pending.why
+    );
     match &pin.accepted {
         Some(a) => println!(
             "  accepted  {}  by {}, {}",
