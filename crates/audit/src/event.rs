@@ -28,6 +28,13 @@ pub enum EventKind {
     RequestRejected,
     /// A gateway node started.
     GatewayStarted,
+    /// A tool's definition was pinned on first sight (trusted like an SSH known host).
+    ToolPinned,
+    /// A tool was withheld: its definition is new (under `new_tools = "hold"`), changed
+    /// since it was accepted, or flagged as suspicious; it waits for an operator.
+    ToolHeld,
+    /// An operator accepted a tool's pending definition; the tool is callable again.
+    ToolAccepted,
 }
 
 impl EventKind {
@@ -44,6 +51,9 @@ impl EventKind {
             EventKind::TokenIssued => "token_issued",
             EventKind::RequestRejected => "request_rejected",
             EventKind::GatewayStarted => "gateway_started",
+            EventKind::ToolPinned => "tool_pinned",
+            EventKind::ToolHeld => "tool_held",
+            EventKind::ToolAccepted => "tool_accepted",
         }
     }
 }
@@ -172,6 +182,9 @@ mod tests {
             EventKind::TokenIssued,
             EventKind::RequestRejected,
             EventKind::GatewayStarted,
+            EventKind::ToolPinned,
+            EventKind::ToolHeld,
+            EventKind::ToolAccepted,
         ] {
             let json = serde_json::to_value(kind).unwrap();
             assert_eq!(json, serde_json::Value::String(kind.to_string()));

@@ -83,6 +83,13 @@ pub enum DenyReason {
         /// The name the agent asked for.
         tool: String,
     },
+    /// The tool's definition waits for an operator's review (new, changed or suspicious).
+    DefinitionPending {
+        /// The tool called.
+        tool: ToolName,
+        /// Why it waits, in words an operator can act on.
+        why: String,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -131,6 +138,11 @@ impl fmt::Display for DenyReason {
             DenyReason::UnknownTool { tool } => {
                 write!(f, "no upstream offers a tool named `{tool}`")
             }
+            DenyReason::DefinitionPending { tool, why } => write!(
+                f,
+                "tool `{tool}` is withheld until an operator reviews its definition ({why}): \
+                 `mandate tools diff {tool}`, then `mandate tools accept {tool}`"
+            ),
         }
     }
 }

@@ -16,6 +16,13 @@ pub struct DemoArgs {
     /// Put a prompt injection in the description of `lookup_customer`.
     #[arg(long)]
     pub poisoned: bool,
+    /// Give `lookup_customer` this description instead (an upstream that changed a tool).
+    #[arg(long, value_name = "TEXT")]
+    pub lookup_description: Option<String>,
+    /// Poison `lookup_customer`'s description this many milliseconds into each session,
+    /// announcing the change (a rug pull at runtime).
+    #[arg(long, value_name = "MILLIS")]
+    pub poison_after_ms: Option<u64>,
     /// Append each called tool's name to this file, one per line.
     #[arg(long, value_name = "FILE")]
     pub call_log: Option<PathBuf>,
@@ -31,6 +38,8 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     let options = DemoOptions {
         poisoned: args.poisoned,
+        lookup_description: args.lookup_description,
+        poison_after: args.poison_after_ms.map(Duration::from_millis),
         call_log: args.call_log,
         add_tool_after: args.add_tool_after_ms.map(Duration::from_millis),
         delay: args.delay_ms.map(Duration::from_millis),

@@ -38,6 +38,12 @@ pub struct DemoOptions {
     /// Adds a prompt injection to `lookup_customer`'s description, for
     /// tool-poisoning and rug-pull tests.
     pub poisoned: bool,
+    /// Replaces `lookup_customer`'s description (an upstream that changed a tool between
+    /// restarts).
+    pub lookup_description: Option<String>,
+    /// After this long in a session, `lookup_customer`'s description becomes the poisoned
+    /// one and the client is told the tool list changed (a rug pull at runtime).
+    pub poison_after: Option<std::time::Duration>,
     /// A file to which `<tool name>\n` is appended and flushed for every
     /// `tools/call` received, before the tool runs.
     pub call_log: Option<PathBuf>,

@@ -1,9 +1,12 @@
 //! The tool catalog: every upstream tool under its `upstream.tool` name, with its blast radius.
 //!
 //! Rebuilt whenever an upstream's tool list changes; readers hold an `Arc` snapshot.
+//! Tools whose definition waits for an operator's review are kept apart, out of reach:
+//! [`Catalog::get`] and [`Catalog::tools`] never return them.
 
+use crate::tool_review::Flag;
 use mandate_core::{
-    BlastRadius, ClassSource, Override, ToolHints, ToolName, ToolPattern, classify,
+    BlastRadius, ClassSource, DenyReason, Override, ToolHints, ToolName, ToolPattern, classify,
 };
 use rmcp::model::Tool;
 use sha2::{Digest, Sha256};
@@ -25,10 +28,24 @@ pub struct CatalogTool {
     pub digest: String,
 }
 
+/// A tool withheld until an operator accepts its definition.
+#[derive(Debug, Clone)]
+pub struct HeldTool {
+    /// The tool as its upstream offers it now.
+    pub tool: Arc<CatalogTool>,
+    /// Why it waits, in words an operator can act on.
+    pub why: String,
+    /// What the suspicious-description check found in it.
+    pub flags: Vec<Flag>,
+}
+
 /// A snapshot of all tools, ordered by name.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
+    // INVARIANT (DESIGN.md 7): a withheld tool is in `held` only, so nothing that looks a
+    // tool up for listing or calling can reach it.
     tools: BTreeMap<ToolName, Arc<CatalogTool>>,
+    held: BTreeMap<ToolName, Arc<HeldTool>>,
 }
 
 impl Catalog {
@@ -67,7 +84,51 @@ impl Catalog {
                 tools.insert(name, Arc::new(entry));
             }
         }
-        Self { tools }
+        Self {
+            tools,
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// Moves a tool out of reach until its definition is accepted.
+    pub fn withhold(&mut self, name: &ToolName, why: String, flags: Vec<Flag>) {
+        if let Some(tool) = self.tools.remove(name) {
+            let held = HeldTool { tool, why, flags };
+            self.held.insert(name.clone(), Arc::new(held));
+        }
+    }
+
+    /// The same tools, none withheld: the start of a fresh check against the pins.
+    pub fn reopened(&self) -> Self {
+        let mut tools = self.tools.clone();
+        for (name, held) in &self.held {
+            tools.insert(name.clone(), Arc::clone(&held.tool));
+        }
+        Self {
+            tools,
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// The withheld tools, by name.
+    pub fn held(&self) -> impl Iterator<Item = &Arc<HeldTool>> {
+        self.held.values()
+    }
+
+    /// Why a call to `name` finds no callable tool: it is withheld, or unknown.
+    pub fn refusal(&self, name: &str) -> DenyReason {
+        let held = ToolName::new(name)
+            .ok()
+            .and_then(|n| self.held.get(&n).cloned());
+        match held {
+            Some(held) => DenyReason::DefinitionPending {
+                tool: held.tool.name.clone(),
+                why: held.why.clone(),
+            },
+            None => DenyReason::UnknownTool {
+                tool: name.to_owned(),
+            },
+        }
     }
 
     /// Adds a tool the gateway itself provides.
@@ -76,35 +137,37 @@ impl Catalog {
         self
     }
 
-    /// The tool with this `upstream.tool` name.
+    /// The callable tool with this `upstream.tool` name.
     pub fn get(&self, name: &str) -> Option<&Arc<CatalogTool>> {
         let name = ToolName::new(name).ok()?;
         self.tools.get(&name)
     }
 
-    /// All tools, by name.
+    /// All callable tools, by name.
     pub fn tools(&self) -> impl Iterator<Item = &Arc<CatalogTool>> {
         self.tools.values()
     }
 
-    /// The tools a pattern matches today.
+    /// The tools a pattern matches today, withheld ones included (they exist; a mandate
+    /// may name them before an operator accepts them).
     pub fn matching<'a>(
         &'a self,
         pattern: &'a ToolPattern,
     ) -> impl Iterator<Item = &'a Arc<CatalogTool>> {
         self.tools
             .values()
+            .chain(self.held.values().map(|h| &h.tool))
             .filter(move |t| pattern.matches(&t.name))
     }
 
-    /// How many tools it holds.
+    /// How many callable tools it holds.
     pub fn len(&self) -> usize {
         self.tools.len()
     }
 
-    /// Is it empty?
+    /// Does it hold no tool at all, callable or withheld?
     pub fn is_empty(&self) -> bool {
-        self.tools.is_empty()
+        self.tools.is_empty() && self.held.is_empty()
     }
 }
 
@@ -190,6 +253,30 @@ mod tests {
         assert_eq!(spawn.definition.name, "crm.spawn");
         assert!(c.get("crm.nope").is_none());
         assert!(c.get("not a name").is_none());
+    }
+
+    #[test]
+    fn a_withheld_tool_is_out_of_reach_but_still_exists() {
+        let tools = vec![tool("lookup", None), tool("other", None)];
+        let mut c = Catalog::build([("crm", tools.as_slice())], &BTreeMap::new());
+        let name = ToolName::new("crm.lookup").unwrap();
+        c.withhold(&name, "its definition changed".into(), Vec::new());
+        assert!(c.get("crm.lookup").is_none());
+        assert!(c.tools().all(|t| t.name != name));
+        assert_eq!(c.len(), 1);
+        assert!(matches!(
+            c.refusal("crm.lookup"),
+            DenyReason::DefinitionPending { tool, .. } if tool == name
+        ));
+        assert!(matches!(
+            c.refusal("crm.nope"),
+            DenyReason::UnknownTool { .. }
+        ));
+        let pattern = ToolPattern::new("crm.*").unwrap();
+        assert_eq!(c.matching(&pattern).count(), 2);
+        let reopened = c.reopened();
+        assert!(reopened.get("crm.lookup").is_some());
+        assert_eq!(reopened.held().count(), 0);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! (resolve tool → decide → record → forward → record) → [`rescue`] (what the
 //! agent sees when it fails). [`front`] adapts that to MCP; [`server`] puts the
 //! layers together; [`governance`] holds the operator's actions (grant, revoke);
-//! [`telemetry`] traces each call over OpenTelemetry when configured.
+//! [`telemetry`] traces each call over OpenTelemetry when configured; [`pins`] withholds
+//! tools whose definition is new, changed or suspicious ([`tool_review`]) until accepted.
 
 pub mod catalog;
 pub mod checkpoints;
@@ -18,6 +19,7 @@ pub mod governance;
 mod inspect;
 pub mod live_chains;
 pub mod oauth;
+pub mod pins;
 pub mod pipeline;
 pub mod principal;
 mod record;
@@ -25,6 +27,7 @@ pub mod rescue;
 pub mod server;
 pub mod shed;
 pub mod telemetry;
+pub mod tool_review;
 pub mod upstream;
 
 use catalog::{Catalog, SharedCatalog};
@@ -148,8 +151,9 @@ impl Gateway {
         Ok((gateway, changes))
     }
 
-    /// Lists every upstream's tools and rebuilds the catalog. Upstreams that
-    /// fail keep their previous tools out of the catalog and are reported.
+    /// Lists every upstream's tools and rebuilds the catalog, checked against the pinned
+    /// definitions (see [`pins`]). Upstreams that fail keep their previous tools out of
+    /// the catalog and are reported.
     pub async fn refresh_catalog(&self) -> Vec<UpstreamError> {
         let mut listings = Vec::new();
         let mut failures = Vec::new();
@@ -163,6 +167,7 @@ impl Gateway {
             listings.iter().map(|(n, t)| (n.as_str(), t.as_slice())),
             &self.config.overrides,
         );
+        let catalog = self.apply_pins(catalog).await;
         self.catalog.replace(catalog);
         failures
     }

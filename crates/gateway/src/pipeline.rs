@@ -31,12 +31,10 @@ impl Gateway {
         if name == crate::delegate_tool::NAME {
             return self.delegate_in_session(principal, arguments).await;
         }
-        // 1. Resolve the tool in the catalog (unknown tools are denied, and audited).
+        // 1. Resolve the tool in the catalog (unknown and withheld tools are denied, and audited).
         let catalog = self.catalog.snapshot();
         let Some(tool) = catalog.get(name) else {
-            let decision = Decision::Deny(vec![DenyReason::UnknownTool {
-                tool: name.to_owned(),
-            }]);
+            let decision = Decision::Deny(vec![catalog.refusal(name)]);
             self.audit_denial(principal, name, None, &args_digest, &decision, span)
                 .await?;
             return Err(CallError::Refused(decision));

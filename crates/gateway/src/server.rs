@@ -1,4 +1,5 @@
-//! `mandate serve`: the HTTP server, its layers in order, and the catalog's upkeep.
+//! `mandate serve`: the HTTP server, its layers in order, and the catalog's upkeep
+//! (tool-list changes, upstreams coming back, pins accepted in another process).
 //!
 //! Layers, outermost first: body limit → authentication → MCP (rmcp streamable HTTP).
 
@@ -71,6 +72,8 @@ pub async fn serve(
     mut changes: tokio::sync::mpsc::UnboundedReceiver<String>,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
+    // Read before the pins are: an acceptance landing after this is seen by the upkeep.
+    let mut pins_seen = gw.store.pins_revision().ok();
     let failures = gw.refresh_catalog().await;
     for failure in &failures {
         tracing::warn!(error = %failure, "upstream not available yet; retrying in the background");
@@ -81,6 +84,8 @@ pub async fn serve(
     let mut missing = !failures.is_empty();
     tokio::spawn(async move {
         let mut retry = tokio::time::interval(Duration::from_secs(5));
+        // An acceptance by `mandate tools accept` (any process) moves the pins' revision.
+        let mut pins = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 () = upkeep_stop.cancelled() => break,
@@ -90,6 +95,13 @@ pub async fn serve(
                 }
                 _ = retry.tick(), if missing => {
                     missing = !upkeep_gw.refresh_catalog().await.is_empty();
+                }
+                _ = pins.tick() => {
+                    let now = upkeep_gw.store.pins_revision().ok();
+                    if now != pins_seen {
+                        pins_seen = now;
+                        upkeep_gw.recheck_pins().await;
+                    }
                 }
             }
         }

@@ -27,6 +27,18 @@ pub enum StoreError {
     /// A child mandate names a parent the store does not hold.
     #[error("parent mandate `{0}` does not exist")]
     UnknownParent(String),
+    /// The definition waiting for review is no longer the one reviewed.
+    #[error(
+        "the pending definition of tool `{tool}` is now `{found}`, not `{expected}`: review it again"
+    )]
+    PendingChanged {
+        /// The tool.
+        tool: String,
+        /// The digest the caller reviewed.
+        expected: String,
+        /// The digest pending now.
+        found: String,
+    },
     /// The disk is full; nothing was written.
     #[error("the disk holding the store is full: free some space and retry")]
     DiskFull,

@@ -24,14 +24,16 @@
 //! ```
 
 mod error;
+mod pins;
 mod sqlite;
 
 pub use error::StoreError;
+pub use pins::{Acceptance, FIRST_SIGHT, PendingDefinition, PinnedDefinition, ToolPin};
 pub use sqlite::{SqliteStore, WriteStats};
 
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
-use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation};
+use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation, Timestamp, ToolName};
 
 /// The outcome of [`Store::record_allowed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,4 +154,49 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap enough to call on every request without leaving the async task (a point
     /// read, or a value a backend keeps current by notification).
     fn liveness_epoch(&self) -> Result<u64, StoreError>;
+
+    /// Every tool's pin, by name.
+    async fn tool_pins(&self) -> Result<Vec<ToolPin>, StoreError>;
+
+    /// One tool's pin.
+    async fn tool_pin(&self, tool: &ToolName) -> Result<Option<ToolPin>, StoreError>;
+
+    /// Pins a tool seen for the first time, accepted `by` (usually [`FIRST_SIGHT`]), and
+    /// appends `event`. If the tool has a pin already, nothing changes: `None`.
+    async fn pin_first_sight(
+        &self,
+        tool: &ToolName,
+        definition: PinnedDefinition,
+        by: &str,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Records `definition` as waiting for review (`why` says for what) and appends
+    /// `event`. If it is already the accepted or the pending definition, nothing changes:
+    /// `None`.
+    async fn hold_definition(
+        &self,
+        tool: &ToolName,
+        definition: PinnedDefinition,
+        why: &str,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Accepts the pending definition, which must be the one with `digest`
+    /// ([`StoreError::PendingChanged`] otherwise; [`StoreError::NotFound`] when nothing
+    /// waits), and appends `event`.
+    async fn accept_definition(
+        &self,
+        tool: &ToolName,
+        digest: &str,
+        by: &str,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<u64, StoreError>;
+
+    /// A counter that moves whenever any tool pin changes, by any writer in any process.
+    /// As cheap as [`Store::liveness_epoch`].
+    fn pins_revision(&self) -> Result<u64, StoreError>;
 }

@@ -9,13 +9,14 @@
 mod agents;
 mod log;
 mod mandates;
+mod pins;
 mod schema;
 mod writer;
 
-use crate::{RevokeOutcome, Spend, Store, StoreError};
+use crate::{PinnedDefinition, RevokeOutcome, Spend, Store, StoreError, ToolPin};
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
-use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation};
+use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation, Timestamp, ToolName};
 use rusqlite::{Connection, ErrorCode};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -254,6 +255,75 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT epoch FROM liveness WHERE id = 1")?
             .query_row([], |r| r.get(0))?;
         Ok(epoch)
+    }
+
+    async fn tool_pins(&self) -> Result<Vec<ToolPin>, StoreError> {
+        self.read(pins::all).await
+    }
+
+    async fn tool_pin(&self, tool: &ToolName) -> Result<Option<ToolPin>, StoreError> {
+        let tool = tool.clone();
+        self.read(move |conn| pins::one(conn, &tool)).await
+    }
+
+    async fn pin_first_sight(
+        &self,
+        tool: &ToolName,
+        definition: PinnedDefinition,
+        by: &str,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        let (tool, by) = (tool.clone(), by.to_owned());
+        self.write(move |tx| {
+            if !pins::insert_accepted(tx, &tool, &definition, &by, at)? {
+                return Ok(Finish::Rollback(None));
+            }
+            Ok(Finish::Commit(Some(log::append(tx, &event)?)))
+        })
+        .await
+    }
+
+    async fn hold_definition(
+        &self,
+        tool: &ToolName,
+        definition: PinnedDefinition,
+        why: &str,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        let (tool, why) = (tool.clone(), why.to_owned());
+        self.write(move |tx| {
+            if !pins::hold(tx, &tool, &definition, &why, at)? {
+                return Ok(Finish::Rollback(None));
+            }
+            Ok(Finish::Commit(Some(log::append(tx, &event)?)))
+        })
+        .await
+    }
+
+    async fn accept_definition(
+        &self,
+        tool: &ToolName,
+        digest: &str,
+        by: &str,
+        at: Timestamp,
+        event: AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let (tool, digest, by) = (tool.clone(), digest.to_owned(), by.to_owned());
+        self.write(move |tx| {
+            pins::accept(tx, &tool, &digest, &by, at)?;
+            Ok(Finish::Commit(log::append(tx, &event)?))
+        })
+        .await
+    }
+
+    fn pins_revision(&self) -> Result<u64, StoreError> {
+        let conn = self.inner.probe.lock().unwrap_or_else(|p| p.into_inner());
+        let revision = conn
+            .prepare_cached("SELECT revision FROM tool_pins_revision WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        Ok(revision)
     }
 
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {

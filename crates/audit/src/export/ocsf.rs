@@ -7,6 +7,7 @@
 //! | `mandate_granted`, `mandate_delegated`, `delegation_refused`, `mandate_revoked`, `token_issued` | Authorize Session (3003) |
 //! | `agent_registered` | Account Change (3001), activity Create |
 //! | `gateway_started` | Application Lifecycle (6002), activity Start |
+//! | `tool_pinned`, `tool_held`, `tool_accepted` | Application Lifecycle (6002), activity Install, Disable, Enable |
 //! | each sensitivity label on any entry | Data Security Finding (2006), one per label |
 //!
 //! Every record keeps the whole entry (with `seq`, `hash` and `prev_hash`) under
@@ -16,6 +17,7 @@
 mod calls;
 mod findings;
 mod identity;
+mod tools;
 
 use crate::{AuditError, AuditEvent, EventKind, StoredEvent};
 use mandate_core::ToolClass;
@@ -45,6 +47,9 @@ pub fn to_ocsf(stored: &StoredEvent) -> Result<Vec<Value>, AuditError> {
         | EventKind::TokenIssued => identity::authorize_session(&entry),
         EventKind::AgentRegistered => identity::account_change(&entry),
         EventKind::GatewayStarted => application_lifecycle(&entry),
+        EventKind::ToolPinned | EventKind::ToolHeld | EventKind::ToolAccepted => {
+            tools::tool_lifecycle(&entry)
+        }
     };
     let findings = findings::data_security(&entry, &primary);
     let mut records = Vec::with_capacity(1 + findings.len());

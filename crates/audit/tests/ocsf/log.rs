@@ -183,6 +183,29 @@ fn log() -> Vec<StoredEvent> {
     revoked.detail = Some(json!({"by": "sec@corp"}));
     events.push(revoked);
 
+    let mut pinned = event(EventKind::ToolPinned, 110);
+    pinned.tool = Some("crm.lookup_customer".into());
+    pinned.class = Some(ToolClass::Read);
+    pinned.detail = Some(json!({"digest": "ab".repeat(32), "by": "trust-on-first-use"}));
+    events.push(pinned);
+
+    let mut held = event(EventKind::ToolHeld, 120);
+    held.tool = Some("crm.lookup_customer".into());
+    held.class = Some(ToolClass::Read);
+    held.reasons = vec!["its definition changed since it was accepted".into()];
+    held.detail = Some(json!({
+        "digest": "cd".repeat(32),
+        "accepted_digest": "ab".repeat(32),
+        "flags": [{"kind": "injection", "at": "description", "excerpt": "<IMPORTANT>"}],
+    }));
+    events.push(held);
+
+    let mut accepted = event(EventKind::ToolAccepted, 130);
+    accepted.tool = Some("crm.lookup_customer".into());
+    accepted.class = Some(ToolClass::Read);
+    accepted.detail = Some(json!({"digest": "cd".repeat(32), "by": "sec@corp"}));
+    events.push(accepted);
+
     let mut sealed: Vec<StoredEvent> = Vec::new();
     for e in &events {
         let head = sealed.last().map(|s| (s.seq, s.hash));

@@ -46,7 +46,7 @@ fn every_record_of_every_kind_is_valid_ocsf() {
         }
         kinds.insert(stored.event().unwrap().kind.to_string());
     }
-    assert_eq!(kinds.len(), 10, "the log holds every kind: {kinds:?}");
+    assert_eq!(kinds.len(), 13, "the log holds every kind: {kinds:?}");
 }
 
 #[test]
@@ -241,4 +241,29 @@ fn grants_and_hand_offs_are_authorize_sessions() {
     let registered = record_of("agent_registered", None, 3001);
     assert_eq!(registered["user"]["display_name"], "Support bot");
     assert_eq!(record_of("gateway_started", None, 6002)["activity_id"], 3);
+}
+
+#[test]
+fn tool_pinning_is_the_tools_application_lifecycle() {
+    let pinned = record_of("tool_pinned", Some("crm.lookup_customer"), 6002);
+    assert_eq!(pinned["activity_name"], "Install");
+    assert_eq!(pinned["app"]["name"], "crm.lookup_customer");
+    assert_eq!(pinned["app"]["vendor_name"], "crm");
+    assert_eq!(pinned["app"]["version"], "ab".repeat(32));
+    let held = record_of("tool_held", Some("crm.lookup_customer"), 6002);
+    assert_eq!(held["activity_name"], "Disable");
+    assert_eq!(held["status_id"], 99);
+    assert_eq!(
+        held["status_detail"],
+        "its definition changed since it was accepted"
+    );
+    assert_eq!(held["severity_id"], 4, "a flagged definition is high");
+    let accepted = record_of("tool_accepted", Some("crm.lookup_customer"), 6002);
+    assert_eq!(accepted["activity_name"], "Enable");
+    assert!(
+        accepted["message"]
+            .as_str()
+            .unwrap()
+            .contains("sec@corp accepted")
+    );
 }

@@ -34,11 +34,14 @@ fn verify_fails(gw: &Gateway, needle: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_row_is_caught() {
     let gw = gateway_with_history().await;
+    let seq = gw.first_seq_mentioning("alice@corp");
     tamper(
         &gw,
-        "UPDATE audit_events SET canonical = replace(canonical, 'alice@corp', 'mallory@corp') WHERE seq = 4;",
+        &format!(
+            "UPDATE audit_events SET canonical = replace(canonical, 'alice@corp', 'mallory@corp') WHERE seq = {seq};"
+        ),
     );
-    verify_fails(&gw, "4");
+    verify_fails(&gw, &seq.to_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]

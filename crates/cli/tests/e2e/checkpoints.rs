@@ -44,7 +44,8 @@ async fn proofs_check_offline_and_forgeries_do_not() {
     let (gw, head) = checkpointed().await;
     let key = vkey(&gw);
     let proof_file = gw.dir.path().join("proof.json");
-    std::fs::write(&proof_file, gw.ok(&["audit", "prove", "3"])).unwrap();
+    let granted = gw.first_seq_mentioning("alice@corp").to_string();
+    std::fs::write(&proof_file, gw.ok(&["audit", "prove", &granted])).unwrap();
     let check = |file: &std::path::Path, key: &str| {
         std::process::Command::new(BIN)
             .args(["audit", "check-proof"])
@@ -59,7 +60,9 @@ async fn proofs_check_offline_and_forgeries_do_not() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("proof verified: event #3"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("proof verified: event #{granted}"))
+    );
 
     // An edited event no longer proves.
     let forged = gw.dir.path().join("forged.json");

@@ -26,3 +26,4 @@ mod robustness;
 mod sensitivity;
 mod token_exchange;
 mod tokens;
+mod tool_pins;

@@ -143,6 +143,12 @@ impl Gateway {
         }
     }
 
+    /// Stops the gateway (SIGTERM) and starts it again on the same config and data dir.
+    pub fn restart(&mut self) {
+        self.terminate();
+        self.run_serve();
+    }
+
     /// Kills the HTTP upstream process.
     pub fn kill_upstream(&mut self) {
         if let Some(mut c) = self.upstream.take() {
@@ -242,6 +248,18 @@ impl Gateway {
             }
             last = now;
         }
+    }
+}
+
+impl Gateway {
+    /// The seq of the first audit event that mentions `text` (the tools pinned at start
+    /// come first, so a test must not count on fixed positions).
+    pub fn first_seq_mentioning(&self, text: &str) -> u64 {
+        self.audit()
+            .iter()
+            .find(|e| e.to_string().contains(text))
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap()
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3_TOOL_PINS];
 
 const V1: &str = "
 CREATE TABLE agents (
@@ -90,6 +90,47 @@ BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
 
 CREATE TRIGGER liveness_on_delete AFTER DELETE ON mandates
 BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
+";
+
+/// Pinned tool definitions: the accepted one (on first sight or by an operator) and the
+/// one waiting for review. A revision counter, moved by triggers whoever writes, lets a
+/// running gateway notice an acceptance made by the CLI in another process.
+const V3_TOOL_PINS: &str = "
+CREATE TABLE tool_pins (
+    tool                TEXT PRIMARY KEY NOT NULL,   -- upstream.tool
+    status              TEXT NOT NULL CHECK (status IN ('accepted', 'pending')),
+    accepted_digest     TEXT,                        -- SHA-256 hex of the pinned parts
+    accepted_definition TEXT,                        -- the whole definition, JSON
+    accepted_by         TEXT,                        -- an operator, or trust-on-first-use
+    accepted_at         INTEGER,                     -- unix millis
+    pending_digest      TEXT,
+    pending_definition  TEXT,
+    pending_why         TEXT,
+    pending_seen_at     INTEGER,
+    CHECK ((accepted_digest IS NULL) = (accepted_definition IS NULL)
+       AND (accepted_digest IS NULL) = (accepted_by IS NULL)
+       AND (accepted_digest IS NULL) = (accepted_at IS NULL)),
+    CHECK ((pending_digest IS NULL) = (pending_definition IS NULL)
+       AND (pending_digest IS NULL) = (pending_why IS NULL)
+       AND (pending_digest IS NULL) = (pending_seen_at IS NULL)),
+    CHECK ((status = 'pending') = (pending_digest IS NOT NULL)),
+    CHECK (status = 'pending' OR accepted_digest IS NOT NULL)
+);
+
+CREATE TABLE tool_pins_revision (
+    id       INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    revision INTEGER NOT NULL CHECK (revision >= 0)
+);
+INSERT INTO tool_pins_revision (id, revision) VALUES (1, 0);
+
+CREATE TRIGGER tool_pins_on_insert AFTER INSERT ON tool_pins
+BEGIN UPDATE tool_pins_revision SET revision = revision + 1 WHERE id = 1; END;
+
+CREATE TRIGGER tool_pins_on_update AFTER UPDATE ON tool_pins
+BEGIN UPDATE tool_pins_revision SET revision = revision + 1 WHERE id = 1; END;
+
+CREATE TRIGGER tool_pins_on_delete AFTER DELETE ON tool_pins
+BEGIN UPDATE tool_pins_revision SET revision = revision + 1 WHERE id = 1; END;
 ";
 
 /// Opens a connection with the settings every connection needs.
