@@ -18,8 +18,11 @@ use tokio_util::sync::CancellationToken;
 /// Builds the router: `/mcp` behind authentication; `/oauth/token` beside it (it
 /// authenticates by the tokens in its body).
 pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
-    let mut config =
-        StreamableHttpServerConfig::default().with_max_request_body_bytes(gw.config.max_body_bytes);
+    // A reply that is one JSON-RPC message goes out as plain JSON, not as an event stream
+    // (rmcp still streams when a handler sends notifications first, e.g. progress).
+    let mut config = StreamableHttpServerConfig::default()
+        .with_max_request_body_bytes(gw.config.max_body_bytes)
+        .with_json_response(true);
     config.cancellation_token = shutdown;
     config.allowed_hosts = allowed_hosts(&gw);
     let front_gw = Arc::clone(&gw);
