@@ -9,6 +9,7 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A tool call was decided (allow, deny or needs approval); written before forwarding.
+    /// A `needs_approval` decision is recorded with the approval request it opens.
     Decided,
     /// A forwarded tool call finished (or failed) upstream.
     Completed,
@@ -28,6 +29,15 @@ pub enum EventKind {
     RequestRejected,
     /// A gateway node started.
     GatewayStarted,
+    /// A human with the approver role approved a held call.
+    ApprovalGranted,
+    /// A human with the approver role refused a held call.
+    ApprovalDenied,
+    /// An attempt to decide or use an approval was refused (no approver role, own
+    /// agent's human, already decided, expired, bound to another call).
+    ApprovalRefused,
+    /// Nobody decided a held call in time.
+    ApprovalExpired,
 }
 
 impl EventKind {
@@ -44,6 +54,10 @@ impl EventKind {
             EventKind::TokenIssued => "token_issued",
             EventKind::RequestRejected => "request_rejected",
             EventKind::GatewayStarted => "gateway_started",
+            EventKind::ApprovalGranted => "approval_granted",
+            EventKind::ApprovalDenied => "approval_denied",
+            EventKind::ApprovalRefused => "approval_refused",
+            EventKind::ApprovalExpired => "approval_expired",
         }
     }
 }
@@ -172,6 +186,10 @@ mod tests {
             EventKind::TokenIssued,
             EventKind::RequestRejected,
             EventKind::GatewayStarted,
+            EventKind::ApprovalGranted,
+            EventKind::ApprovalDenied,
+            EventKind::ApprovalRefused,
+            EventKind::ApprovalExpired,
         ] {
             let json = serde_json::to_value(kind).unwrap();
             assert_eq!(json, serde_json::Value::String(kind.to_string()));

@@ -2,7 +2,9 @@
 //!
 //! Reasons are written for the operator who has to act on them.
 
-use crate::{ArgConstraint, Inactive, MandateId, ToolClass, ToolName, ToolPattern};
+use crate::{
+    ApprovalId, ArgConstraint, HumanId, Inactive, MandateId, ToolClass, ToolName, ToolPattern,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -83,6 +85,32 @@ pub enum DenyReason {
         /// The name the agent asked for.
         tool: String,
     },
+    /// A human refused the approval this call needed.
+    ApprovalDenied {
+        /// The approval request.
+        approval: ApprovalId,
+        /// Who refused it.
+        by: HumanId,
+        /// Why, in their words (may be empty).
+        comment: String,
+    },
+    /// Nobody approved the call in time.
+    ApprovalExpired {
+        /// The approval request.
+        approval: ApprovalId,
+    },
+    /// The approval presented cannot allow this call.
+    ApprovalUnusable {
+        /// The approval presented.
+        approval: String,
+        /// Why: unknown, bound to another call, already spent, still pending...
+        why: String,
+    },
+    /// The call needs a human's approval and no approvers are configured.
+    NoApprovers {
+        /// The rules that asked for approval.
+        rules: Vec<String>,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -131,6 +159,30 @@ impl fmt::Display for DenyReason {
             DenyReason::UnknownTool { tool } => {
                 write!(f, "no upstream offers a tool named `{tool}`")
             }
+            DenyReason::ApprovalDenied {
+                approval,
+                by,
+                comment,
+            } if comment.is_empty() => write!(f, "approval `{approval}` was denied by {by}"),
+            DenyReason::ApprovalDenied {
+                approval,
+                by,
+                comment,
+            } => write!(f, "approval `{approval}` was denied by {by}: {comment}"),
+            DenyReason::ApprovalExpired { approval } => {
+                write!(
+                    f,
+                    "approval `{approval}` expired before a human approved it"
+                )
+            }
+            DenyReason::ApprovalUnusable { approval, why } => {
+                write!(f, "approval `{approval}` cannot allow this call: {why}")
+            }
+            DenyReason::NoApprovers { rules } => write!(
+                f,
+                "this call needs a human's approval ({}) and no approvers are configured (`[approvals] approvers`)",
+                rules.join("; ")
+            ),
         }
     }
 }

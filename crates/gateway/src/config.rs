@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod approvals;
 mod otel;
+pub use approvals::{ApprovalsConfig, Approver, DEFAULT_APPROVAL_TIMEOUT};
 pub use otel::OtelConfig;
 
 /// Why a configuration was refused.
@@ -68,6 +70,8 @@ struct RawConfig {
     #[serde(default)]
     sensitivity: mandate_audit::detect::RawSensitivityPolicy,
     otel: Option<otel::RawOtel>,
+    #[serde(default)]
+    approvals: approvals::RawApprovals,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +187,8 @@ pub struct GatewayConfig {
     pub sensitivity: mandate_audit::SensitivityPolicy,
     /// OpenTelemetry export of tool-call spans, when `[otel]` is set.
     pub otel: Option<OtelConfig>,
+    /// Who approves held calls, and how long calls wait for them.
+    pub approvals: ApprovalsConfig,
 }
 
 impl GatewayConfig {
@@ -278,6 +284,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let sensitivity = mandate_audit::SensitivityPolicy::try_from(raw.sensitivity)
         .map_err(|e| invalid("sensitivity", e.to_string()))?;
     let otel = raw.otel.map(otel::validate).transpose()?;
+    let approvals = approvals::validate(raw.approvals)?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -292,6 +299,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         audit,
         sensitivity,
         otel,
+        approvals,
     })
 }
 

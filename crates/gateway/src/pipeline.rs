@@ -3,19 +3,21 @@
 //! Each step lives in its own module; this file only composes them in order.
 
 use crate::Gateway;
+use crate::approval::{ApprovedCall, Held, Patience};
 use crate::principal::Principal;
 use crate::record;
 use crate::rescue::CallError;
 use crate::telemetry::ToolSpan;
-use mandate_core::{CallTarget, Decision, DenyReason};
+use mandate_core::{ApprovalStatus, CallTarget, Decision, DenyReason};
 use mandate_policy::{Verdict, decide_call};
-use mandate_store::Spend;
+use mandate_store::{ApprovalRefusal, Spend};
 use rmcp::model::{CallToolResult, JsonObject};
 use std::time::Instant;
 
 impl Gateway {
     /// Decides, records, forwards and records again one `tools/call`; the decision and its
-    /// audit sequence number also go on the call's `span`.
+    /// audit sequence number also go on the call's `span`. A call that needs a human's
+    /// approval waits as `patience` allows.
     // INVARIANT (DESIGN.md 5): an allowed call is durably recorded before it is
     // forwarded: `forward` needs the `Authorized` that only `decide_call` makes,
     // and we only reach it after `record_allowed` returned `Recorded`.
@@ -24,6 +26,7 @@ impl Gateway {
         principal: &Principal,
         name: &str,
         arguments: Option<JsonObject>,
+        patience: Patience,
         span: &mut ToolSpan,
     ) -> Result<CallToolResult, CallError> {
         let args_digest = digest_arguments(&self.digester, arguments.as_ref());
@@ -47,15 +50,30 @@ impl Gateway {
             arguments: Some(arguments.unwrap_or_default()),
         };
         // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
-        let authorized =
+        let mut approved = None;
+        let verdict =
             match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
-                Verdict::Allowed(authorized) => authorized,
-                Verdict::Refused(decision) => {
-                    self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
-                        .await?;
-                    return Err(CallError::Refused(decision));
+                // 2b. A human must agree first: wait (bounded), then decide again as approved.
+                Verdict::Refused(Decision::NeedsApproval(rules)) => {
+                    let held = Held {
+                        principal,
+                        tool,
+                        arguments: target.arguments.as_ref(),
+                        args_digest: &args_digest,
+                    };
+                    approved = Some(self.await_approval(&held, rules, patience, span).await?);
+                    decide_call(&self.policy, &principal.chain, &target, crate::now(), true)
                 }
+                verdict => verdict,
             };
+        let authorized = match verdict {
+            Verdict::Allowed(authorized) => authorized,
+            Verdict::Refused(decision) => {
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
+                    .await?;
+                return Err(CallError::Refused(decision));
+            }
+        };
         // 3. Write ahead: record the decision and spend the budget at every ancestor, durably.
         let chain_ids: Vec<_> = principal
             .chain
@@ -73,11 +91,26 @@ impl Gateway {
             &Decision::Allow,
         );
         allowed.labels = inspected.labels;
-        if let Some(arguments) = inspected.kept {
-            allowed.detail = Some(serde_json::json!({ "arguments": arguments }));
-        }
-        let decided_seq = match self.store.record_allowed(&chain_ids, allowed).await {
+        allowed.detail = allowed_detail(inspected.kept, approved.as_ref());
+        let spent = match &approved {
+            // The approval is spent in the same transaction: it allows this one call only.
+            Some(a) => {
+                let (id, binding, now) = (&a.id, &a.binding, crate::now());
+                self.store
+                    .record_approved(&chain_ids, id, binding, now, allowed)
+                    .await
+            }
+            None => self.store.record_allowed(&chain_ids, allowed).await,
+        };
+        let decided_seq = match spent {
             Ok(Spend::Recorded { seq }) => seq,
+            Ok(Spend::ApprovalRefused(refusal)) => {
+                // Spent or expired since we looked (a concurrent retry, the clock).
+                let decision = Decision::Deny(vec![approval_lost(approved.as_ref(), &refusal)]);
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
+                    .await?;
+                return Err(CallError::Refused(decision));
+            }
             Ok(Spend::Refused { .. }) => {
                 // Another call spent the last of a budget, or a revocation landed, since we
                 // looked: reload the chain so the denial names what really happened.
@@ -136,7 +169,7 @@ impl Gateway {
         }
     }
 
-    async fn audit_denial(
+    pub(crate) async fn audit_denial(
         &self,
         principal: &Principal,
         name: &str,
@@ -152,6 +185,37 @@ impl Gateway {
         })?;
         span.decided(decision, seq);
         Ok(())
+    }
+}
+
+/// What a decision to allow keeps besides the fixed fields: the (redacted) arguments when the
+/// operator keeps them, and the approval it spent.
+fn allowed_detail(
+    arguments: Option<serde_json::Value>,
+    approved: Option<&ApprovedCall>,
+) -> Option<serde_json::Value> {
+    let mut detail = serde_json::Map::new();
+    if let Some(arguments) = arguments {
+        detail.insert("arguments".to_owned(), arguments);
+    }
+    if let Some(approved) = approved {
+        detail.insert("approval".to_owned(), approved.id.as_str().into());
+    }
+    (!detail.is_empty()).then_some(serde_json::Value::Object(detail))
+}
+
+/// Why an approval that was usable a moment ago could not be spent.
+fn approval_lost(approved: Option<&ApprovedCall>, refusal: &ApprovalRefusal) -> DenyReason {
+    let why = match refusal {
+        ApprovalRefusal::Missing => "it is gone from the store",
+        ApprovalRefusal::OtherCall => "it was given for another call",
+        ApprovalRefusal::Not(ApprovalStatus::Spent { .. }) => "it was already spent on a call",
+        ApprovalRefusal::Not(ApprovalStatus::Expired) => "it expired",
+        ApprovalRefusal::Not(_) => "it is not approved",
+    };
+    DenyReason::ApprovalUnusable {
+        approval: approved.map(|a| a.id.to_string()).unwrap_or_default(),
+        why: why.to_owned(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3_APPROVALS];
 
 const V1: &str = "
 CREATE TABLE agents (
@@ -90,6 +90,38 @@ BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
 
 CREATE TRIGGER liveness_on_delete AFTER DELETE ON mandates
 BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
+";
+
+/// Human approval: each mandate's approval rules, and the requests held for a human. A
+/// request is bound to one call by `binding`; `status` only moves forward (see
+/// `mandate_core::ApprovalStatus`), and expiry is judged by the reader's clock.
+const V3_APPROVALS: &str = "
+ALTER TABLE mandates ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]'; -- JSON array of rules
+
+CREATE TABLE approvals (
+    id             TEXT PRIMARY KEY NOT NULL,
+    binding        TEXT NOT NULL,            -- hex SHA-256 of (chain, tool, args digest, expiry)
+    human          TEXT NOT NULL,            -- the chain's root human
+    agent          TEXT NOT NULL,
+    mandate        TEXT NOT NULL REFERENCES mandates (id),
+    chain          TEXT NOT NULL,            -- JSON array of {mandate, agent}, root first
+    session        TEXT NOT NULL,
+    tool           TEXT NOT NULL,
+    radius         TEXT NOT NULL,            -- JSON blast radius
+    arguments      TEXT NOT NULL,            -- JSON, detected secrets redacted
+    args_digest    TEXT NOT NULL,
+    rules          TEXT NOT NULL,            -- JSON array of the rules that asked
+    requested_at   INTEGER NOT NULL,         -- unix millis
+    expires_at     INTEGER NOT NULL,         -- unix millis
+    status         TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'spent', 'expired')),
+    decided_by     TEXT,
+    decided_reason TEXT,
+    decided_at     INTEGER,
+    spent_at       INTEGER,
+    CHECK ((status IN ('approved', 'denied', 'spent')) = (decided_at IS NOT NULL)),
+    CHECK ((status = 'spent') = (spent_at IS NOT NULL))
+);
+CREATE INDEX approvals_status ON approvals (status, expires_at);
 ";
 
 /// Opens a connection with the settings every connection needs.
