@@ -29,7 +29,7 @@ pub enum ApprovalRule {
 pub struct ApprovalRuleError(String);
 
 impl ApprovalRule {
-    /// Parses `destructive`, a class name, or a tool pattern (which must name its upstream).
+    /// Parses `destructive`, a class name, or a tool pattern (`crm.refund`, `crm.*`, `*`).
     pub fn parse(text: &str) -> Result<Self, ApprovalRuleError> {
         let text = text.trim();
         if text == "destructive" {
@@ -38,8 +38,9 @@ impl ApprovalRule {
         if let Ok(class) = text.parse::<ToolClass>() {
             return Ok(ApprovalRule::Class(class));
         }
+        // A pattern without `.` or `*` could match no `upstream.tool` name: surely a typo.
         match ToolPattern::new(text) {
-            Ok(pattern) if text.contains('.') => Ok(ApprovalRule::Tool(pattern)),
+            Ok(pattern) if text.contains(['.', '*']) => Ok(ApprovalRule::Tool(pattern)),
             _ => Err(ApprovalRuleError(text.to_owned())),
         }
     }
