@@ -20,7 +20,8 @@ impl Gateway {
     /// approval waits as `patience` allows.
     // INVARIANT (DESIGN.md 5): an allowed call is durably recorded before it is
     // forwarded: `forward` needs the `Authorized` that only `decide_call` makes,
-    // and we only reach it after `record_allowed` returned `Recorded`.
+    // and we only reach it after `write_ahead` returned `Recorded` (and, for an approved
+    // call, spent its approval in the same transaction).
     pub async fn call_tool(
         &self,
         principal: &Principal,
@@ -51,21 +52,18 @@ impl Gateway {
         };
         // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
         let mut approved = None;
-        let verdict =
-            match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
-                // 2b. A human must agree first: wait (bounded), then decide again as approved.
-                Verdict::Refused(Decision::NeedsApproval(rules)) => {
-                    let held = Held {
-                        principal,
-                        tool,
-                        arguments: target.arguments.as_ref(),
-                        args_digest: &args_digest,
-                    };
-                    approved = Some(self.await_approval(&held, rules, patience, span).await?);
-                    decide_call(&self.policy, &principal.chain, &target, crate::now(), true)
-                }
-                verdict => verdict,
+        let mut verdict = decide_call(&self.policy, &principal.chain, &target, crate::now(), false);
+        if let Verdict::Refused(Decision::NeedsApproval(rules)) = verdict {
+            // 2b. A human must agree first: wait (bounded), then decide again as approved.
+            let held = Held {
+                principal,
+                tool,
+                arguments: target.arguments.as_ref(),
+                args_digest: &args_digest,
             };
+            approved = Some(self.await_approval(&held, rules, patience, span).await?);
+            verdict = decide_call(&self.policy, &principal.chain, &target, crate::now(), true);
+        }
         let authorized = match verdict {
             Verdict::Allowed(authorized) => authorized,
             Verdict::Refused(decision) => {
@@ -75,12 +73,6 @@ impl Gateway {
             }
         };
         // 3. Write ahead: record the decision and spend the budget at every ancestor, durably.
-        let chain_ids: Vec<_> = principal
-            .chain
-            .mandates()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
         let inspected = self.inspect_arguments(target.arguments.as_ref());
         let mut allowed = record::decided(
             self,
@@ -92,29 +84,18 @@ impl Gateway {
         );
         allowed.labels = inspected.labels;
         allowed.detail = allowed_detail(inspected.kept, approved.as_ref());
-        let spent = match &approved {
-            // The approval is spent in the same transaction: it allows this one call only.
-            Some(a) => {
-                let (id, binding, now) = (&a.id, &a.binding, crate::now());
-                self.store
-                    .record_approved(&chain_ids, id, binding, now, allowed)
-                    .await
-            }
-            None => self.store.record_allowed(&chain_ids, allowed).await,
-        };
-        let decided_seq = match spent {
+        let decided_seq = match self
+            .write_ahead(principal, approved.as_ref(), allowed)
+            .await
+        {
             Ok(Spend::Recorded { seq }) => seq,
-            Ok(Spend::ApprovalRefused(refusal)) => {
-                // Spent or expired since we looked (a concurrent retry, the clock).
-                let decision = Decision::Deny(vec![approval_lost(approved.as_ref(), &refusal)]);
-                self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
+            Ok(refused) => {
+                // Since we looked, the approval was spent or expired, a budget ran out, or a
+                // revocation landed: the denial names what really happened.
+                let why = self
+                    .why_not_spent(principal, approved.as_ref(), refused)
                     .await?;
-                return Err(CallError::Refused(decision));
-            }
-            Ok(Spend::Refused { .. }) => {
-                // Another call spent the last of a budget, or a revocation landed, since we
-                // looked: reload the chain so the denial names what really happened.
-                let decision = Decision::Deny(vec![self.why_no_longer_in_force(principal).await?]);
+                let decision = Decision::Deny(vec![why]);
                 self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
                     .await?;
                 return Err(CallError::Refused(decision));
@@ -151,6 +132,46 @@ impl Gateway {
         });
         // 6. Reply to the agent.
         reply
+    }
+
+    /// Records an allowed call and spends its budget at every ancestor and, when a human
+    /// approved it, the approval too, in one transaction: an approval allows one call only.
+    async fn write_ahead(
+        &self,
+        principal: &Principal,
+        approved: Option<&ApprovedCall>,
+        allowed: mandate_audit::AuditEvent,
+    ) -> Result<Spend, mandate_store::StoreError> {
+        let chain: Vec<_> = principal
+            .chain
+            .mandates()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        match approved {
+            Some(a) => {
+                let now = crate::now();
+                (self.store)
+                    .record_approved(&chain, &a.id, &a.binding, now, allowed)
+                    .await
+            }
+            None => self.store.record_allowed(&chain, allowed).await,
+        }
+    }
+
+    /// Why the write-ahead record was refused.
+    async fn why_not_spent(
+        &self,
+        principal: &Principal,
+        approved: Option<&ApprovedCall>,
+        refused: Spend,
+    ) -> Result<DenyReason, CallError> {
+        match refused {
+            Spend::ApprovalRefused(refusal) => Ok(approval_lost(approved, &refusal)),
+            Spend::Refused { .. } | Spend::Recorded { .. } => {
+                self.why_no_longer_in_force(principal).await
+            }
+        }
     }
 
     /// The chain as the store holds it now, and the first mandate in it that is dead.
