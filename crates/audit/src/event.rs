@@ -9,6 +9,7 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A tool call was decided (allow, deny or needs approval); written before forwarding.
+    /// A `needs_approval` decision is recorded with the approval request it opens.
     Decided,
     /// A forwarded tool call finished (or failed) upstream.
     Completed,
@@ -35,6 +36,15 @@ pub enum EventKind {
     ToolHeld,
     /// An operator accepted a tool's pending definition; the tool is callable again.
     ToolAccepted,
+    /// A human with the approver role approved a held call.
+    ApprovalGranted,
+    /// A human with the approver role refused a held call.
+    ApprovalDenied,
+    /// An attempt to decide or use an approval was refused (no approver role, own
+    /// agent's human, already decided, expired, bound to another call).
+    ApprovalRefused,
+    /// Nobody decided a held call in time.
+    ApprovalExpired,
 }
 
 impl EventKind {
@@ -54,6 +64,10 @@ impl EventKind {
             EventKind::ToolPinned => "tool_pinned",
             EventKind::ToolHeld => "tool_held",
             EventKind::ToolAccepted => "tool_accepted",
+            EventKind::ApprovalGranted => "approval_granted",
+            EventKind::ApprovalDenied => "approval_denied",
+            EventKind::ApprovalRefused => "approval_refused",
+            EventKind::ApprovalExpired => "approval_expired",
         }
     }
 }
@@ -185,6 +199,10 @@ mod tests {
             EventKind::ToolPinned,
             EventKind::ToolHeld,
             EventKind::ToolAccepted,
+            EventKind::ApprovalGranted,
+            EventKind::ApprovalDenied,
+            EventKind::ApprovalRefused,
+            EventKind::ApprovalExpired,
         ] {
             let json = serde_json::to_value(kind).unwrap();
             assert_eq!(json, serde_json::Value::String(kind.to_string()));

@@ -3,6 +3,7 @@
 //! Each module holds its clap arguments and a `run` that returns an exit code.
 
 mod agents;
+mod approvals;
 mod audit;
 mod bench;
 mod delegate;
@@ -39,6 +40,9 @@ pub enum Command {
     Token(token::Args),
     /// Revoke a mandate and its whole subtree.
     Revoke(revoke::Args),
+    /// List, show, approve and deny calls held for a human's approval.
+    #[command(subcommand)]
+    Approvals(approvals::Command),
     /// List mandates and draw delegation trees.
     #[command(subcommand)]
     Mandates(mandates::Command),
@@ -74,6 +78,7 @@ pub async fn run(command: Command, global: GlobalArgs) -> anyhow::Result<ExitCod
         Command::Token(args) => token::run(args, &global).await,
         Command::Revoke(args) => revoke::run(args, &global).await,
         Command::Mandates(cmd) => mandates::run(cmd, &global).await,
+        Command::Approvals(cmd) => approvals::run(cmd, &global).await,
         Command::Audit(cmd) => audit::run(cmd, &global).await,
         Command::Keys(cmd) => keys::run(cmd, &global).await,
         Command::Bench(args) => bench::run(args).await,

@@ -3,8 +3,8 @@
 //! A child is a subset of its parent in every dimension; any widening is refused.
 
 use crate::{
-    AgentId, ArgConstraint, Grantor, Inactive, Mandate, MandateChain, MandateId, MandateStatus,
-    Timestamp, ToolClass, ToolPattern,
+    AgentId, ApprovalRule, ArgConstraint, Grantor, Inactive, Mandate, MandateChain, MandateId,
+    MandateStatus, Timestamp, ToolClass, ToolPattern,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -20,6 +20,8 @@ pub struct ChildRequest {
     pub ceiling: ToolClass,
     /// Limits on arguments it adds (its ancestors' limits apply to it regardless).
     pub constraints: Vec<ArgConstraint>,
+    /// Approval rules it adds; it keeps every rule of its parent's regardless.
+    pub approvals: Vec<ApprovalRule>,
     /// When it ends.
     pub expires_at: Timestamp,
     /// Its call budget (`None`: whatever the chain has left).
@@ -230,6 +232,13 @@ pub fn attenuate(
     if !widenings.is_empty() {
         return Err(widenings);
     }
+    // INVARIANT: a child keeps every approval rule of its parent's (never fewer) and may add more.
+    let mut approvals = leaf.approvals.clone();
+    for rule in request.approvals {
+        if !approvals.contains(&rule) {
+            approvals.push(rule);
+        }
+    }
     Ok(Mandate {
         id,
         grantor: Grantor::Mandate {
@@ -241,6 +250,7 @@ pub fn attenuate(
         tools: request.tools,
         ceiling: request.ceiling,
         constraints: request.constraints,
+        approvals,
         issued_at: now,
         expires_at: request.expires_at,
         purpose: request.purpose,

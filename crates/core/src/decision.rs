@@ -2,7 +2,9 @@
 //!
 //! Reasons are written for the operator who has to act on them.
 
-use crate::{ArgConstraint, Inactive, MandateId, ToolClass, ToolName, ToolPattern};
+use crate::{
+    ApprovalId, ArgConstraint, HumanId, Inactive, MandateId, ToolClass, ToolName, ToolPattern,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -90,6 +92,32 @@ pub enum DenyReason {
         /// Why it waits, in words an operator can act on.
         why: String,
     },
+    /// A human refused the approval this call needed.
+    ApprovalDenied {
+        /// The approval request.
+        approval: ApprovalId,
+        /// Who refused it.
+        by: HumanId,
+        /// Why, in their words (may be empty).
+        comment: String,
+    },
+    /// Nobody approved the call in time.
+    ApprovalExpired {
+        /// The approval request.
+        approval: ApprovalId,
+    },
+    /// The approval presented cannot allow this call.
+    ApprovalUnusable {
+        /// The approval presented.
+        approval: String,
+        /// Why: unknown, bound to another call, already spent, still pending...
+        why: String,
+    },
+    /// The call needs a human's approval and no approvers are configured.
+    NoApprovers {
+        /// The rules that asked for approval.
+        rules: Vec<String>,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -142,6 +170,30 @@ impl fmt::Display for DenyReason {
                 f,
                 "tool `{tool}` is withheld until an operator reviews its definition ({why}): \
                  `mandate tools diff {tool}`, then `mandate tools accept {tool}`"
+            ),
+            DenyReason::ApprovalDenied {
+                approval,
+                by,
+                comment,
+            } if comment.is_empty() => write!(f, "approval `{approval}` was denied by {by}"),
+            DenyReason::ApprovalDenied {
+                approval,
+                by,
+                comment,
+            } => write!(f, "approval `{approval}` was denied by {by}: {comment}"),
+            DenyReason::ApprovalExpired { approval } => {
+                write!(
+                    f,
+                    "approval `{approval}` expired before a human approved it"
+                )
+            }
+            DenyReason::ApprovalUnusable { approval, why } => {
+                write!(f, "approval `{approval}` cannot allow this call: {why}")
+            }
+            DenyReason::NoApprovers { rules } => write!(
+                f,
+                "this call needs a human's approval ({}) and no approvers are configured (`[approvals] approvers`)",
+                rules.join("; ")
             ),
         }
     }

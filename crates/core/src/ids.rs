@@ -34,6 +34,16 @@ pub enum IdError {
         /// The punctuation allowed besides letters and digits.
         allowed: &'static str,
     },
+    /// The identifier does not have the required shape.
+    #[error("{kind} `{value}` is malformed: expected {expected}")]
+    Malformed {
+        /// What kind of identifier was expected.
+        kind: &'static str,
+        /// The offending value.
+        value: String,
+        /// The shape expected.
+        expected: &'static str,
+    },
     /// A tool name lacks its `upstream.` prefix.
     #[error("tool `{0}` must be written `upstream.tool`")]
     NotQualified(String),

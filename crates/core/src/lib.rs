@@ -10,6 +10,7 @@
 //! record), [`MandateChain`] (a mandate with all its ancestors), then
 //! [`check_scope`] (the mandate layer of a decision) and [`Decision`].
 
+mod approval;
 mod attenuation;
 mod blast;
 mod chain;
@@ -21,6 +22,10 @@ mod pattern;
 mod scope;
 mod time_point;
 
+pub use approval::{
+    Approval, ApprovalDecision, ApprovalId, ApprovalRule, ApprovalRuleError, ApprovalStatus,
+    approval_rules_for,
+};
 pub use attenuation::{ChildRequest, Widening, attenuate};
 pub use blast::{
     BlastRadius, ClassSource, Override, ToolClass, ToolHints, UnknownClassError, classify,

@@ -3,7 +3,8 @@
 //! A mandate is a delegation record; its lifecycle is `Active` → `Revoked` (final).
 
 use crate::{
-    AgentId, ArgConstraint, HumanId, MandateId, Timestamp, ToolClass, ToolName, ToolPattern,
+    AgentId, ApprovalRule, ArgConstraint, HumanId, MandateId, Timestamp, ToolClass, ToolName,
+    ToolPattern,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -123,6 +124,10 @@ pub struct Mandate {
     /// Limits on the arguments of the tools it reaches (ancestors' limits apply too).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<ArgConstraint>,
+    /// Which calls need a human's approval first (ancestors' rules apply too; a child
+    /// keeps all its parent's and may add more).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRule>,
     /// When it was granted.
     pub issued_at: Timestamp,
     /// When it ends.

@@ -9,8 +9,8 @@
 mod support;
 
 use mandate_core::{
-    AgentId, ChildRequest, Grantor, InactiveCause, Mandate, MandateChain, MandateStatus, Timestamp,
-    ToolClass, ToolName, ToolPattern, Widening, attenuate,
+    AgentId, ApprovalRule, ChildRequest, Grantor, InactiveCause, Mandate, MandateChain,
+    MandateStatus, Timestamp, ToolClass, ToolName, ToolPattern, Widening, attenuate,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -129,6 +129,13 @@ fn assert_child_within(
         }
     }
     prop_assert!(child.depth_remaining < leaf.depth_remaining);
+    // Approval rules: the child keeps every rule of its parent's, never fewer.
+    for rule in &leaf.approvals {
+        prop_assert!(
+            child.approvals.contains(rule),
+            "child dropped approval rule {rule}"
+        );
+    }
     prop_assert_eq!(child.depth, leaf.depth + 1);
     prop_assert_eq!(&child.root_human, &parent.root().root_human);
     prop_assert_eq!(child.parent(), Some(&leaf.id));
@@ -151,6 +158,7 @@ fn roundtrip(w: &Widening) -> Result<(), TestCaseError> {
 fn same_as_parent(parent: &MandateChain) -> ChildRequest {
     ChildRequest {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         agent: AgentId::new("child-agent").unwrap(),
         tools: parent.leaf().tools.clone(),
         ceiling: parent.leaf().ceiling,
@@ -236,6 +244,9 @@ proptest! {
             prop_assert!(ancestors.iter().all(|a| a.ceiling >= leaf.ceiling));
             prop_assert!(ancestors.iter().all(|a| a.expires_at >= leaf.expires_at));
             prop_assert!(ancestors.iter().all(|a| a.depth_remaining > leaf.depth_remaining));
+            prop_assert!(ancestors
+                .iter()
+                .all(|a| a.approvals.iter().all(|r| leaf.approvals.contains(r))));
             if ancestors.iter().any(|a| a.budget.is_some()) {
                 prop_assert!(ancestors.iter().filter_map(|a| a.budget).all(|b| leaf.budget.unwrap() <= b));
             }
@@ -377,6 +388,7 @@ proptest! {
 fn parent_chain() -> MandateChain {
     MandateChain::new(vec![Mandate {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         id: id(0),
         grantor: Grantor::Human { human: alice() },
         root_human: alice(),
@@ -408,6 +420,7 @@ fn widening_messages_name_the_offending_part() {
     let chain = parent_chain();
     let request = ChildRequest {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         agent: AgentId::new("worker").unwrap(),
         tools: vec![pattern("crm.lookup_*"), pattern("crm.*")],
         ceiling: ToolClass::Write,
@@ -446,6 +459,7 @@ fn widening_messages_for_empty_tools_past_expiry_and_no_depth() {
     let chain = MandateChain::new(vec![root]).unwrap();
     let request = ChildRequest {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         agent: AgentId::new("worker").unwrap(),
         tools: vec![],
         ceiling: ToolClass::Read,
@@ -508,9 +522,14 @@ fn the_request_helper_clamps_to_the_parent() {
     let chain = {
         let mut root = parent_chain().root().clone();
         root.depth_remaining = 3;
+        root.approvals = vec![ApprovalRule::Class(ToolClass::Write)];
         MandateChain::new(vec![root]).unwrap()
     };
     let raw = RawRequest {
+        approvals: vec![
+            ApprovalRule::Destructive,
+            ApprovalRule::Class(ToolClass::Write),
+        ],
         tools: vec![pattern("crm.lookup_a")],
         narrow_tools: None,
         ceiling: ToolClass::Orchestrate,
@@ -527,4 +546,12 @@ fn the_request_helper_clamps_to_the_parent() {
     assert_eq!(child.ceiling, ToolClass::Read);
     assert_eq!(child.budget, Some(10));
     assert_eq!(child.depth_remaining, 2);
+    // The parent's approval rules, then the ones the child adds, each once.
+    assert_eq!(
+        child.approvals,
+        vec![
+            ApprovalRule::Class(ToolClass::Write),
+            ApprovalRule::Destructive
+        ]
+    );
 }

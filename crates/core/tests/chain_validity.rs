@@ -80,6 +80,7 @@ fn arb_inconsistent_chain() -> impl Strategy<Value = MandateChain> {
             .enumerate()
             .map(|(i, (tools, ceiling))| Mandate {
                 constraints: Vec::new(),
+                approvals: Vec::new(),
                 id: id(i),
                 grantor: if i == 0 {
                     Grantor::Human { human: alice() }
@@ -296,6 +297,7 @@ proptest! {
 fn mandate(n: usize, parent: Option<usize>, tools: &[&str], ceiling: ToolClass) -> Mandate {
     Mandate {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         id: id(n),
         grantor: match parent {
             None => Grantor::Human { human: alice() },

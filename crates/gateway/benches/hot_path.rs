@@ -88,6 +88,7 @@ async fn gateway(dir: &std::path::Path, depth: u32) -> (Gateway, String) {
                 ToolClass::Read
             },
             constraints: Vec::new(),
+            approvals: Vec::new(),
             lasts: Duration::from_secs(3600),
             purpose: "benchmark".into(),
             budget: None,
@@ -107,6 +108,7 @@ async fn gateway(dir: &std::path::Path, depth: u32) -> (Gateway, String) {
                         ToolClass::Read
                     },
                     constraints: Vec::new(),
+                    approvals: Vec::new(),
                     expires_at: mandate.expires_at,
                     budget: None,
                     depth_remaining: None,

@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod approvals;
 mod catalog;
 mod otel;
+pub use approvals::{ApprovalsConfig, Approver, DEFAULT_APPROVAL_TIMEOUT};
 pub use catalog::{CatalogConfig, NewTools};
 pub use otel::OtelConfig;
 
@@ -72,6 +74,7 @@ struct RawConfig {
     otel: Option<otel::RawOtel>,
     #[serde(default)]
     catalog: catalog::RawCatalog,
+    approvals: approvals::RawApprovals,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +192,8 @@ pub struct GatewayConfig {
     pub otel: Option<OtelConfig>,
     /// How tool definitions are pinned (`[catalog]`).
     pub catalog: CatalogConfig,
+    /// Who approves held calls, and how long calls wait for them.
+    pub approvals: ApprovalsConfig,
 }
 
 impl GatewayConfig {
@@ -285,6 +290,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         .map_err(|e| invalid("sensitivity", e.to_string()))?;
     let otel = raw.otel.map(otel::validate).transpose()?;
     let catalog = catalog::validate(raw.catalog)?;
+    let approvals = approvals::validate(raw.approvals)?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -300,6 +306,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         sensitivity,
         otel,
         catalog,
+        approvals,
     })
 }
 

@@ -109,6 +109,7 @@ impl Gateway {
             tools,
             ceiling: args.max_class,
             constraints,
+            approvals: Vec::new(),
             expires_at: crate::now().plus_millis(lasts),
             budget: args.budget,
             depth_remaining: None,

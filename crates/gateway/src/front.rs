@@ -74,11 +74,24 @@ impl ServerHandler for Front {
             .gw
             .telemetry
             .tool_span(&request.name, &principal, &context);
-        let reply = self
+        // A call held for a human waits as the client's revision allows (see `approval`).
+        let patience = crate::approval::Patience::of(request.request_state, &context);
+        let reply = match self
             .gw
-            .call_tool(&principal, &request.name, request.arguments, &mut span)
+            .call_tool(
+                &principal,
+                &request.name,
+                request.arguments,
+                patience,
+                &mut span,
+            )
             .await
-            .map_err(ErrorData::from);
+        {
+            Err(CallError::AwaitingApproval(pending)) => {
+                return Ok(CallToolResponse::InputRequired(pending.input_required()));
+            }
+            other => other.map_err(ErrorData::from),
+        };
         span.finish(reply.as_ref());
         Ok(CallToolResponse::Complete(reply?))
     }

@@ -6,8 +6,9 @@ use crate::Gateway;
 use mandate_audit::{AuditEvent, EventKind};
 use mandate_auth::{IssuedToken, TokenError, TokenRequest};
 use mandate_core::{
-    Agent, AgentId, ArgConstraint, ChildRequest, Grantor, HumanId, Inactive, Mandate, MandateChain,
-    MandateId, MandateStatus, Revocation, ToolClass, ToolPattern, Widening, attenuate,
+    Agent, AgentId, ApprovalRule, ArgConstraint, ChildRequest, Grantor, HumanId, Inactive, Mandate,
+    MandateChain, MandateId, MandateStatus, Revocation, ToolClass, ToolPattern, Widening,
+    attenuate,
 };
 use mandate_policy::decide_delegation;
 use mandate_store::{RevokeOutcome, StoreError};
@@ -77,6 +78,8 @@ pub struct GrantRequest {
     pub ceiling: ToolClass,
     /// Limits on the arguments of the tools it reaches.
     pub constraints: Vec<ArgConstraint>,
+    /// Which calls need a human's approval first.
+    pub approvals: Vec<ApprovalRule>,
     /// How long it lasts.
     pub lasts: Duration,
     /// Why.
@@ -148,6 +151,7 @@ impl Gateway {
             tools: request.tools,
             ceiling: request.ceiling,
             constraints: request.constraints,
+            approvals: request.approvals,
             issued_at: now,
             expires_at: now.plus_millis(millis(request.lasts)),
             purpose: request.purpose,

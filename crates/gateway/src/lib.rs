@@ -3,12 +3,13 @@
 //!
 //! Where a tool call is decided, in reading order:
 //! [`principal`] (who is calling, on which mandate chain) → [`pipeline`]
-//! (resolve tool → decide → record → forward → record) → [`rescue`] (what the
-//! agent sees when it fails). [`front`] adapts that to MCP; [`server`] puts the
+//! (resolve tool → decide → [`approval`] when a human must agree → record → forward →
+//! record) → [`rescue`] (what the agent sees when it fails). [`front`] adapts that to MCP; [`server`] puts the
 //! layers together; [`governance`] holds the operator's actions (grant, revoke);
 //! [`telemetry`] traces each call over OpenTelemetry when configured; [`pins`] withholds
 //! tools whose definition is new, changed or suspicious ([`tool_review`]) until accepted.
 
+pub mod approval;
 pub mod catalog;
 pub mod checkpoints;
 pub mod config;

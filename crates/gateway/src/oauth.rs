@@ -297,6 +297,7 @@ impl ExchangeRequest {
             ceiling: self.ceiling,
             // Token exchange hands on tool scope; argument limits come from the chain.
             constraints: Vec::new(),
+            approvals: Vec::new(),
             expires_at,
             budget: self.budget,
             depth_remaining: None,

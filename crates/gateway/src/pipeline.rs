@@ -3,27 +3,31 @@
 //! Each step lives in its own module; this file only composes them in order.
 
 use crate::Gateway;
+use crate::approval::{ApprovedCall, Held, Patience};
 use crate::principal::Principal;
 use crate::record;
 use crate::rescue::CallError;
 use crate::telemetry::ToolSpan;
-use mandate_core::{CallTarget, Decision, DenyReason};
+use mandate_core::{ApprovalStatus, CallTarget, Decision, DenyReason};
 use mandate_policy::{Verdict, decide_call};
-use mandate_store::Spend;
+use mandate_store::{ApprovalRefusal, Spend};
 use rmcp::model::{CallToolResult, JsonObject};
 use std::time::Instant;
 
 impl Gateway {
     /// Decides, records, forwards and records again one `tools/call`; the decision and its
-    /// audit sequence number also go on the call's `span`.
+    /// audit sequence number also go on the call's `span`. A call that needs a human's
+    /// approval waits as `patience` allows.
     // INVARIANT (DESIGN.md 5): an allowed call is durably recorded before it is
     // forwarded: `forward` needs the `Authorized` that only `decide_call` makes,
-    // and we only reach it after `record_allowed` returned `Recorded`.
+    // and we only reach it after `write_ahead` returned `Recorded` (and, for an approved
+    // call, spent its approval in the same transaction).
     pub async fn call_tool(
         &self,
         principal: &Principal,
         name: &str,
         arguments: Option<JsonObject>,
+        patience: Patience,
         span: &mut ToolSpan,
     ) -> Result<CallToolResult, CallError> {
         let args_digest = digest_arguments(&self.digester, arguments.as_ref());
@@ -45,22 +49,28 @@ impl Gateway {
             arguments: Some(arguments.unwrap_or_default()),
         };
         // 2. Decide: the mandate chain's scope AND the organisation's Cedar policies.
-        let authorized =
-            match decide_call(&self.policy, &principal.chain, &target, crate::now(), false) {
-                Verdict::Allowed(authorized) => authorized,
-                Verdict::Refused(decision) => {
-                    self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
-                        .await?;
-                    return Err(CallError::Refused(decision));
-                }
+        let mut approved = None;
+        let mut verdict = decide_call(&self.policy, &principal.chain, &target, crate::now(), false);
+        if let Verdict::Refused(Decision::NeedsApproval(rules)) = verdict {
+            // 2b. A human must agree first: wait (bounded), then decide again as approved.
+            let held = Held {
+                principal,
+                tool,
+                arguments: target.arguments.as_ref(),
+                args_digest: &args_digest,
             };
+            approved = Some(self.await_approval(&held, rules, patience, span).await?);
+            verdict = decide_call(&self.policy, &principal.chain, &target, crate::now(), true);
+        }
+        let authorized = match verdict {
+            Verdict::Allowed(authorized) => authorized,
+            Verdict::Refused(decision) => {
+                self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
+                    .await?;
+                return Err(CallError::Refused(decision));
+            }
+        };
         // 3. Write ahead: record the decision and spend the budget at every ancestor, durably.
-        let chain_ids: Vec<_> = principal
-            .chain
-            .mandates()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
         let inspected = self.inspect_arguments(target.arguments.as_ref());
         let mut allowed = record::decided(
             self,
@@ -71,15 +81,19 @@ impl Gateway {
             &Decision::Allow,
         );
         allowed.labels = inspected.labels;
-        if let Some(arguments) = inspected.kept {
-            allowed.detail = Some(serde_json::json!({ "arguments": arguments }));
-        }
-        let decided_seq = match self.store.record_allowed(&chain_ids, allowed).await {
+        allowed.detail = allowed_detail(inspected.kept, approved.as_ref());
+        let decided_seq = match self
+            .write_ahead(principal, approved.as_ref(), allowed)
+            .await
+        {
             Ok(Spend::Recorded { seq }) => seq,
-            Ok(Spend::Refused { .. }) => {
-                // Another call spent the last of a budget, or a revocation landed, since we
-                // looked: reload the chain so the denial names what really happened.
-                let decision = Decision::Deny(vec![self.why_no_longer_in_force(principal).await?]);
+            Ok(refused) => {
+                // Since we looked, the approval was spent or expired, a budget ran out, or a
+                // revocation landed: the denial names what really happened.
+                let why = self
+                    .why_not_spent(principal, approved.as_ref(), refused)
+                    .await?;
+                let decision = Decision::Deny(vec![why]);
                 self.audit_denial(principal, name, Some(tool), &args_digest, &decision, span)
                     .await?;
                 return Err(CallError::Refused(decision));
@@ -118,6 +132,46 @@ impl Gateway {
         reply
     }
 
+    /// Records an allowed call and spends its budget at every ancestor and, when a human
+    /// approved it, the approval too, in one transaction: an approval allows one call only.
+    async fn write_ahead(
+        &self,
+        principal: &Principal,
+        approved: Option<&ApprovedCall>,
+        allowed: mandate_audit::AuditEvent,
+    ) -> Result<Spend, mandate_store::StoreError> {
+        let chain: Vec<_> = principal
+            .chain
+            .mandates()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        match approved {
+            Some(a) => {
+                let now = crate::now();
+                (self.store)
+                    .record_approved(&chain, &a.id, &a.binding, now, allowed)
+                    .await
+            }
+            None => self.store.record_allowed(&chain, allowed).await,
+        }
+    }
+
+    /// Why the write-ahead record was refused.
+    async fn why_not_spent(
+        &self,
+        principal: &Principal,
+        approved: Option<&ApprovedCall>,
+        refused: Spend,
+    ) -> Result<DenyReason, CallError> {
+        match refused {
+            Spend::ApprovalRefused(refusal) => Ok(approval_lost(approved, &refusal)),
+            Spend::Refused { .. } | Spend::Recorded { .. } => {
+                self.why_no_longer_in_force(principal).await
+            }
+        }
+    }
+
     /// The chain as the store holds it now, and the first mandate in it that is dead.
     async fn why_no_longer_in_force(&self, principal: &Principal) -> Result<DenyReason, CallError> {
         let fresh = self.chain(&principal.chain.leaf().id).await.map_err(|e| {
@@ -134,7 +188,7 @@ impl Gateway {
         }
     }
 
-    async fn audit_denial(
+    pub(crate) async fn audit_denial(
         &self,
         principal: &Principal,
         name: &str,
@@ -150,6 +204,37 @@ impl Gateway {
         })?;
         span.decided(decision, seq);
         Ok(())
+    }
+}
+
+/// What a decision to allow keeps besides the fixed fields: the (redacted) arguments when the
+/// operator keeps them, and the approval it spent.
+fn allowed_detail(
+    arguments: Option<serde_json::Value>,
+    approved: Option<&ApprovedCall>,
+) -> Option<serde_json::Value> {
+    let mut detail = serde_json::Map::new();
+    if let Some(arguments) = arguments {
+        detail.insert("arguments".to_owned(), arguments);
+    }
+    if let Some(approved) = approved {
+        detail.insert("approval".to_owned(), approved.id.as_str().into());
+    }
+    (!detail.is_empty()).then_some(serde_json::Value::Object(detail))
+}
+
+/// Why an approval that was usable a moment ago could not be spent.
+fn approval_lost(approved: Option<&ApprovedCall>, refusal: &ApprovalRefusal) -> DenyReason {
+    let why = match refusal {
+        ApprovalRefusal::Missing => "it is gone from the store",
+        ApprovalRefusal::OtherCall => "it was given for another call",
+        ApprovalRefusal::Not(ApprovalStatus::Spent { .. }) => "it was already spent on a call",
+        ApprovalRefusal::Not(ApprovalStatus::Expired) => "it expired",
+        ApprovalRefusal::Not(_) => "it is not approved",
+    };
+    DenyReason::ApprovalUnusable {
+        approval: approved.map(|a| a.id.to_string()).unwrap_or_default(),
+        why: why.to_owned(),
     }
 }
 

@@ -35,6 +35,8 @@ pub enum CallError {
     Withheld(Vec<String>),
     /// A requested hand-off would widen its parent.
     DelegationRefused(Vec<mandate_core::Widening>),
+    /// The call waits for a human; the client may retry with the approval id.
+    AwaitingApproval(Box<crate::approval::AwaitingApproval>),
 }
 
 impl From<CallError> for ErrorData {
@@ -83,6 +85,20 @@ impl From<CallError> for ErrorData {
                     Some(json!({ "decision": "deny", "widenings": widenings })),
                 )
             }
+            CallError::AwaitingApproval(pending) => ErrorData::new(
+                rmcp::model::ErrorCode(NEEDS_APPROVAL),
+                format!(
+                    "this call waits for a human's approval `{}`: {}",
+                    pending.id,
+                    pending.rules.join("; ")
+                ),
+                Some(json!({
+                    "decision": "needs_approval",
+                    "approval": pending.id,
+                    "expires_at": pending.expires_at,
+                    "rules": pending.rules,
+                })),
+            ),
             CallError::Unauthenticated => {
                 ErrorData::invalid_request("this request is not authenticated", None)
             }

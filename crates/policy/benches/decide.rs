@@ -33,6 +33,7 @@ fn chain(depth: u32) -> MandateChain {
         };
         mandates.push(Mandate {
             constraints: Vec::new(),
+            approvals: Vec::new(),
             id: MandateId::new(format!("m_{i}")).unwrap(),
             grantor,
             root_human: human.clone(),

@@ -7,7 +7,7 @@ use crate::facts::CallFacts;
 use crate::org::{OrgPolicy, PolicyVerdict};
 use mandate_core::{
     AgentId, CallTarget, Decision, DenyReason, MandateChain, MandateId, Timestamp, ToolName,
-    check_scope,
+    approval_rules_for, check_scope,
 };
 
 /// Proof that one call, by the holder of one mandate, to one tool, was allowed
@@ -44,7 +44,7 @@ impl Authorized {
 pub enum Verdict {
     /// Both layers allow: here is the proof to forward with.
     Allowed(Authorized),
-    /// Refused (or, later, waiting for approval): never `Decision::Allow`.
+    /// Refused, or waiting for a human (`Decision::NeedsApproval`): never `Decision::Allow`.
     Refused(Decision),
 }
 
@@ -63,7 +63,12 @@ impl Verdict {
 ///
 /// A scope denial is final, but the policies are still evaluated so that the
 /// reasons also name any policy that would have forbidden the call.
-// INVARIANT: `Allowed` only when `check_scope` is `Ok` and Cedar permits.
+///
+/// Unless `approved`, a call in scope waits for a human (`NeedsApproval`, naming the rules)
+/// when a mandate of the chain has an approval rule covering it, or when the only policies
+/// forbidding it are ones that `context.approved = true` lifts (Cedar is asked both ways).
+// INVARIANT: `Allowed` only when `check_scope` is `Ok` and Cedar permits, and, unless a
+// human approved this very call, no approval rule of the chain covers it.
 pub fn decide_call(
     policy: &OrgPolicy,
     chain: &MandateChain,
@@ -80,19 +85,39 @@ pub fn decide_call(
         approved,
     };
     let org = policy.evaluate_call(&facts);
-    // SEAM (needs approval): when only forbids that `context.approved` lifts
-    // stand in the way, this is where `Decision::NeedsApproval` will be
-    // returned instead of a denial.
+    let mandate_rules = if approved {
+        Vec::new()
+    } else {
+        approval_rules_for(chain, &target.tool, target.radius)
+    };
     match (scope, org) {
+        (Ok(()), PolicyVerdict::Permit { .. }) if !mandate_rules.is_empty() => {
+            Verdict::Refused(Decision::NeedsApproval(mandate_rules))
+        }
         (Ok(()), PolicyVerdict::Permit { policies }) => Verdict::Allowed(Authorized {
             mandate: chain.leaf().id.clone(),
             tool: target.tool.clone(),
             policies,
         }),
         (Ok(()), PolicyVerdict::Forbid { policies }) => {
-            Verdict::Refused(Decision::Deny(vec![DenyReason::ForbiddenByPolicy {
-                policies,
-            }]))
+            // Would a human's approval lift every forbid? Ask Cedar again (remembered apart).
+            let lifted = !approved
+                && matches!(
+                    policy.evaluate_call(&CallFacts {
+                        approved: true,
+                        ..facts
+                    }),
+                    PolicyVerdict::Permit { .. }
+                );
+            if lifted {
+                let mut rules = policies;
+                rules.extend(mandate_rules);
+                Verdict::Refused(Decision::NeedsApproval(rules))
+            } else {
+                Verdict::Refused(Decision::Deny(vec![DenyReason::ForbiddenByPolicy {
+                    policies,
+                }]))
+            }
         }
         (Err(mut reasons), PolicyVerdict::Forbid { policies }) => {
             reasons.push(DenyReason::ForbiddenByPolicy { policies });

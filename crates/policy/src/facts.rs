@@ -212,6 +212,7 @@ mod tests {
     fn mandate(id: &str, parent: Option<&str>, agent: &str, depth_remaining: u32) -> Mandate {
         Mandate {
             constraints: Vec::new(),
+            approvals: Vec::new(),
             id: MandateId::new(id).unwrap(),
             grantor: match parent {
                 None => Grantor::Human {

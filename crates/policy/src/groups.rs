@@ -49,6 +49,13 @@ impl Groups {
         Ok(Self { members })
     }
 
+    /// Does `groups.json` put the human in this group?
+    pub(crate) fn contains(&self, human: &HumanId, group: &str) -> bool {
+        self.members
+            .get(human)
+            .is_some_and(|groups| groups.iter().any(|uid| uid.id().unescaped() == group))
+    }
+
     /// The groups a human belongs to (none if the map does not name them).
     pub(crate) fn of(&self, human: &HumanId) -> HashSet<EntityUid> {
         self.members.get(human).cloned().unwrap_or_default()
@@ -71,6 +78,8 @@ mod tests {
         assert_eq!(alice.len(), 2);
         assert!(alice.contains(&r#"Mandate::Group::"sre""#.parse().unwrap()));
         assert!(groups.of(&HumanId::new("bob@corp").unwrap()).is_empty());
+        assert!(groups.contains(&HumanId::new("alice@corp").unwrap(), "oncall"));
+        assert!(!groups.contains(&HumanId::new("alice@corp").unwrap(), "security"));
     }
 
     #[test]

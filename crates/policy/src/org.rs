@@ -100,6 +100,11 @@ impl OrgPolicy {
         self.ids.clone()
     }
 
+    /// Does the operator's `groups.json` put `human` in `group`? (Used to name approvers.)
+    pub fn is_member(&self, human: &mandate_core::HumanId, group: &str) -> bool {
+        self.groups.contains(human, group)
+    }
+
     /// How many policies are loaded.
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -219,6 +224,7 @@ mod tests {
         policy.policies = PolicySet::new();
         let chain = MandateChain::new(vec![mandate_core::Mandate {
             constraints: Vec::new(),
+            approvals: Vec::new(),
             id: "m_root".parse().unwrap(),
             grantor: mandate_core::Grantor::Human {
                 human: "alice@corp".parse().unwrap(),

@@ -33,7 +33,10 @@ pub use sqlite::{SqliteStore, WriteStats};
 
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
-use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation, Timestamp, ToolName};
+use mandate_core::{
+    Agent, AgentId, Approval, ApprovalDecision, ApprovalId, ApprovalStatus, Mandate, MandateId,
+    Revocation, Timestamp, ToolName,
+};
 
 /// The outcome of [`Store::record_allowed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +46,8 @@ pub enum Spend {
         /// The event's sequence number.
         seq: u64,
     },
+    /// Nothing was spent and nothing appended, because the approval could not be spent.
+    ApprovalRefused(ApprovalRefusal),
     /// Nothing was spent and nothing appended, because this mandate could not spend.
     Refused {
         /// The first mandate of the chain (root first) that could not spend.
@@ -64,6 +69,26 @@ pub enum SpendRefusal {
     Revoked,
     /// It is not in the store.
     Missing,
+}
+
+/// A human's answer to an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalVerdict {
+    /// The call may go ahead, once.
+    Approve,
+    /// The call is refused.
+    Deny,
+}
+
+/// Why an approval could not be decided, expired or spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalRefusal {
+    /// No approval has that id.
+    Missing,
+    /// It is bound to another call (other chain, tool, arguments or expiry).
+    OtherCall,
+    /// It is not in the state the change needs; this is its state now.
+    Not(ApprovalStatus),
 }
 
 /// The outcome of [`Store::revoke`].
@@ -126,6 +151,49 @@ pub trait Store: Send + Sync + 'static {
         chain: &[MandateId],
         event: AuditEvent,
     ) -> Result<Spend, StoreError>;
+
+    /// The same as [`Store::record_allowed`], for a call a human approved: in the same
+    /// transaction, spends approval `approval` (it must be approved, bound to `binding` and
+    /// unexpired at `now`). Nothing changes unless everything can.
+    async fn record_approved(
+        &self,
+        chain: &[MandateId],
+        approval: &ApprovalId,
+        binding: &str,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Spend, StoreError>;
+
+    /// Records a call held for a human's approval, pending ([`StoreError::Conflict`] on a taken id).
+    async fn insert_approval(
+        &self,
+        approval: &Approval,
+        event: AuditEvent,
+    ) -> Result<u64, StoreError>;
+
+    /// One approval request.
+    async fn approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError>;
+
+    /// Every approval request, oldest first.
+    async fn approvals(&self) -> Result<Vec<Approval>, StoreError>;
+
+    /// Records a human's decision on a request pending (and unexpired) at `decision.at`,
+    /// with its event; otherwise changes nothing and says why.
+    async fn decide_approval(
+        &self,
+        id: &ApprovalId,
+        verdict: ApprovalVerdict,
+        decision: ApprovalDecision,
+        event: AuditEvent,
+    ) -> Result<Result<u64, ApprovalRefusal>, StoreError>;
+
+    /// Marks a request still pending past its expiry as expired, with its event.
+    async fn expire_approval(
+        &self,
+        id: &ApprovalId,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Result<u64, ApprovalRefusal>, StoreError>;
 
     /// Appends an event that changes no state.
     async fn append(&self, event: AuditEvent) -> Result<u64, StoreError>;

@@ -7,16 +7,23 @@
 //! commits them in groups (see `writer`); reads run on tokio's blocking pool.
 
 mod agents;
+mod approvals;
 mod log;
 mod mandates;
 mod pins;
 mod schema;
 mod writer;
 
-use crate::{PinnedDefinition, RevokeOutcome, Spend, Store, StoreError, ToolPin};
+use crate::{
+    ApprovalRefusal, ApprovalVerdict, PinnedDefinition, RevokeOutcome, Spend, Store, StoreError,
+    ToolPin,
+};
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
-use mandate_core::{Agent, AgentId, Mandate, MandateId, Revocation, Timestamp, ToolName};
+use mandate_core::{
+    Agent, AgentId, Approval, ApprovalDecision, ApprovalId, Mandate, MandateId, Revocation,
+    Timestamp, ToolName,
+};
 use rusqlite::{Connection, ErrorCode};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -215,6 +222,89 @@ impl Store for SqliteStore {
             }
             let seq = log::append(tx, &event)?;
             Ok(Finish::Commit(Spend::Recorded { seq }))
+        })
+        .await
+    }
+
+    async fn record_approved(
+        &self,
+        chain: &[MandateId],
+        approval: &ApprovalId,
+        binding: &str,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Spend, StoreError> {
+        let chain = chain.to_vec();
+        let (approval, binding) = (approval.clone(), binding.to_owned());
+        self.write(move |tx| {
+            // INVARIANT: an approval is spent in the same transaction as the call it allows,
+            // so it allows at most one call, and a refused spend leaves it unspent.
+            if let Err(refusal) = approvals::spend(tx, &approval, &binding, now)? {
+                return Ok(Finish::Rollback(Spend::ApprovalRefused(refusal)));
+            }
+            for id in &chain {
+                if let Some(cause) = mandates::spend_one(tx, id)? {
+                    return Ok(Finish::Rollback(Spend::Refused {
+                        mandate: id.clone(),
+                        cause,
+                    }));
+                }
+            }
+            let seq = log::append(tx, &event)?;
+            Ok(Finish::Commit(Spend::Recorded { seq }))
+        })
+        .await
+    }
+
+    async fn insert_approval(
+        &self,
+        approval: &Approval,
+        event: AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let approval = approval.clone();
+        self.write(move |tx| {
+            approvals::insert(tx, &approval)?;
+            Ok(Finish::Commit(log::append(tx, &event)?))
+        })
+        .await
+    }
+
+    async fn approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| approvals::one(conn, &id)).await
+    }
+
+    async fn approvals(&self) -> Result<Vec<Approval>, StoreError> {
+        self.read(approvals::all).await
+    }
+
+    async fn decide_approval(
+        &self,
+        id: &ApprovalId,
+        verdict: ApprovalVerdict,
+        decision: ApprovalDecision,
+        event: AuditEvent,
+    ) -> Result<Result<u64, ApprovalRefusal>, StoreError> {
+        let id = id.clone();
+        self.write(
+            move |tx| match approvals::decide(tx, &id, verdict, &decision)? {
+                Ok(()) => Ok(Finish::Commit(Ok(log::append(tx, &event)?))),
+                Err(refusal) => Ok(Finish::Rollback(Err(refusal))),
+            },
+        )
+        .await
+    }
+
+    async fn expire_approval(
+        &self,
+        id: &ApprovalId,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Result<u64, ApprovalRefusal>, StoreError> {
+        let id = id.clone();
+        self.write(move |tx| match approvals::expire(tx, &id, now)? {
+            Ok(()) => Ok(Finish::Commit(Ok(log::append(tx, &event)?))),
+            Err(refusal) => Ok(Finish::Rollback(Err(refusal))),
         })
         .await
     }

@@ -41,6 +41,7 @@ fn mid(id: &str) -> MandateId {
 fn root(id: &str, budget: Option<u64>) -> Mandate {
     Mandate {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         id: mid(id),
         grantor: Grantor::Human {
             human: HumanId::new("alice@corp").unwrap(),

@@ -37,9 +37,13 @@ const UNMAPPED_KEY: &str = "mandate";
 pub fn to_ocsf(stored: &StoredEvent) -> Result<Vec<Value>, AuditError> {
     let entry = Entry::new(stored)?;
     let primary = match entry.event.kind {
-        EventKind::Decided | EventKind::Completed | EventKind::RequestRejected => {
-            calls::api_activity(&entry)
-        }
+        EventKind::Decided
+        | EventKind::Completed
+        | EventKind::RequestRejected
+        | EventKind::ApprovalGranted
+        | EventKind::ApprovalDenied
+        | EventKind::ApprovalRefused
+        | EventKind::ApprovalExpired => calls::api_activity(&entry),
         EventKind::MandateGranted
         | EventKind::MandateDelegated
         | EventKind::DelegationRefused

@@ -28,6 +28,7 @@ fn root_mandate() -> Mandate {
         ],
         ceiling: ToolClass::Orchestrate,
         constraints: vec![],
+        approvals: Vec::new(),
         issued_at: Timestamp::from_millis(T0),
         expires_at: Timestamp::from_millis(T0 + 3_600_000),
         purpose: "quarterly review".into(),
@@ -156,6 +157,41 @@ fn log() -> Vec<StoredEvent> {
     approval.decision = Some("needs_approval".into());
     approval.reasons = vec!["policy `approve-orchestration` asks a human".into()];
     events.push(approval);
+
+    let mut granted = call(
+        EventKind::ApprovalGranted,
+        76,
+        "crm.spawn_worker",
+        Some(ToolClass::Orchestrate),
+    );
+    granted.decision = Some("allow".into());
+    granted.reasons = vec!["ticket 4521".into()];
+    granted.detail = Some(json!({"approval": "apr_0193", "by": "sec@corp"}));
+    events.push(granted);
+    let mut refused = call(
+        EventKind::ApprovalRefused,
+        76,
+        "crm.spawn_worker",
+        Some(ToolClass::Orchestrate),
+    );
+    refused.error = Some("`bob@corp` is not an approver".into());
+    events.push(refused);
+    let mut denied_approval = call(
+        EventKind::ApprovalDenied,
+        76,
+        "crm.spawn_worker",
+        Some(ToolClass::Orchestrate),
+    );
+    denied_approval.decision = Some("deny".into());
+    events.push(denied_approval);
+    let mut expired = call(
+        EventKind::ApprovalExpired,
+        76,
+        "crm.spawn_worker",
+        Some(ToolClass::Orchestrate),
+    );
+    expired.decision = Some("deny".into());
+    events.push(expired);
 
     let mut unknown = call(EventKind::Decided, 77, "crm.no_such_tool", None);
     unknown.decision = Some("deny".into());

@@ -40,6 +40,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tools: scope.tools,
         ceiling: scope.ceiling,
         constraints: scope.constraints,
+        approvals: scope.approvals,
         expires_at: now.plus_millis(i64::try_from(scope.lasts.as_millis()).unwrap_or(i64::MAX)),
         budget: scope.budget,
         depth_remaining: None,

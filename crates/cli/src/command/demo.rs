@@ -39,7 +39,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()
         .context("cannot find the mandate binary to start the demo upstream")?;
     let config_text = format!(
-        "listen = \"{addr}\"\nnode = \"demo\"\n\n[[upstream]]\nname = \"crm\"\ncommand = [{exe:?}, \"demo-upstream\"]\n\n[tools.\"crm.spawn_worker\"]\nclass = \"orchestrate\"\n",
+        "listen = \"{addr}\"\nnode = \"demo\"\n\n[[upstream]]\nname = \"crm\"\ncommand = [{exe:?}, \"demo-upstream\"]\n\n[tools.\"crm.spawn_worker\"]\nclass = \"orchestrate\"\n\n[approvals]\napprovers = [\"sec@corp\"]\n",
         exe = exe.display().to_string()
     );
     std::fs::write(args.dir.join("mandate.toml"), &config_text)?;
@@ -101,6 +101,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             tools: ToolPattern::parse_list("crm.lookup_*,crm.update_customer,crm.purge_customers")?,
             ceiling: ToolClass::Write,
             constraints: Vec::new(),
+            approvals: Vec::new(),
             lasts: Duration::from_secs(8 * 3600),
             purpose: "ticket 4521".to_owned(),
             budget: Some(200),
@@ -146,6 +147,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "a tool outside the mandate",
     )
     .await;
+    // The destructive call is held for a human's approval; sec@corp, an approver, denies it.
+    let decider = Arc::clone(&gateway);
+    let denial = tokio::spawn(async move { deny_when_asked(&decider).await });
     call(
         &client,
         "crm.purge_customers",
@@ -153,6 +157,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "a destructive tool (organisation policy)",
     )
     .await;
+    denial.await??;
 
     step("sec@corp revokes the mandate");
     gateway
@@ -204,6 +209,30 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(dir)?;
     Ok(())
+}
+
+/// Waits for the held call's approval request and denies it as sec@corp.
+async fn deny_when_asked(gateway: &Gateway) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if let Some(pending) = gateway.approvals().await?.into_iter().next() {
+            println!(
+                "  ⏸ {} held for approval {}; sec@corp denies it",
+                pending.tool, pending.id
+            );
+            let by = HumanId::new("sec@corp")?;
+            gateway
+                .decide_approval(
+                    &pending.id,
+                    mandate_store::ApprovalVerdict::Deny,
+                    &by,
+                    "no purges during the demo",
+                )
+                .await?;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the destructive call was not held for approval within 10 s")
 }
 
 async fn wait_for_catalog(gateway: &Gateway) -> anyhow::Result<()> {

@@ -37,6 +37,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tools: scope.tools,
         ceiling: scope.ceiling,
         constraints: scope.constraints,
+        approvals: scope.approvals,
         lasts: scope.lasts,
         purpose: args.purpose,
         budget: scope.budget,

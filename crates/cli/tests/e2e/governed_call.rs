@@ -87,6 +87,12 @@ async fn calls_are_filtered_decided_forwarded_and_audited() {
         "{}",
         policy.message
     );
+    // Nobody can approve it here (no `[approvals] approvers`), so it is refused at once.
+    assert!(
+        policy.message.contains("no approvers are configured"),
+        "{}",
+        policy.message
+    );
 
     let unknown = error_of(call(&client, "crm.no_such_tool", serde_json::json!({})).await);
     assert_eq!(unknown.code.0, DENIED);

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod approvals;
 mod audit_tamper;
 mod bad_input;
 mod bench;

@@ -158,7 +158,9 @@ fn the_demo_runs_end_to_end_and_verifies() {
         "crm.lookup_customer (an allowed read): ALLOWED",
         "crm.update_customer (an allowed write): ALLOWED",
         "crm.send_email (a tool outside the mandate): DENIED",
+        "crm.purge_customers held for approval apr_",
         "crm.purge_customers (a destructive tool (organisation policy)): DENIED",
+        "was denied by sec@corp: no purges during the demo",
         "(a read after revocation): DENIED",
         "audit log verified",
     ] {

@@ -6,9 +6,9 @@
 #![allow(dead_code)]
 
 use mandate_core::{
-    AgentId, BlastRadius, CallTarget, ChildRequest, Grantor, HumanId, Mandate, MandateChain,
-    MandateId, MandateStatus, Revocation, Timestamp, ToolClass, ToolName, ToolPattern, Widening,
-    attenuate,
+    AgentId, ApprovalRule, BlastRadius, CallTarget, ChildRequest, Grantor, HumanId, Mandate,
+    MandateChain, MandateId, MandateStatus, Revocation, Timestamp, ToolClass, ToolName,
+    ToolPattern, Widening, attenuate,
 };
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
@@ -74,6 +74,16 @@ pub fn arb_pattern() -> impl Strategy<Value = ToolPattern> {
     .prop_map(|s| pattern(&s))
 }
 
+/// Up to `max` approval rules: destructive, a class, or a pattern of the same alphabet.
+pub fn arb_rules(max: usize) -> impl Strategy<Value = Vec<ApprovalRule>> {
+    let rule = prop_oneof![
+        1 => Just(ApprovalRule::Destructive),
+        1 => arb_class().prop_map(ApprovalRule::Class),
+        2 => arb_pattern().prop_map(ApprovalRule::Tool),
+    ];
+    prop::collection::vec(rule, 0..=max)
+}
+
 pub fn arb_patterns(max: usize) -> impl Strategy<Value = Vec<ToolPattern>> {
     prop::collection::vec(arb_pattern(), 1..=max)
 }
@@ -86,10 +96,12 @@ pub fn arb_root() -> impl Strategy<Value = Mandate> {
         1i64..20_000,
         prop::option::weighted(0.6, 0u64..30),
         prop_oneof![1 => Just(0u32), 5 => 1u32..=4],
+        arb_rules(2),
     )
         .prop_map(
-            |(tools, ceiling, lifetime, budget, depth_remaining)| Mandate {
+            |(tools, ceiling, lifetime, budget, depth_remaining, approvals)| Mandate {
                 constraints: Vec::new(),
+                approvals,
                 id: id(0),
                 grantor: Grantor::Human { human: alice() },
                 root_human: alice(),
@@ -122,6 +134,7 @@ pub struct RawRequest {
     pub narrow_budget: bool,
     pub depth_remaining: Option<u32>,
     pub narrow_depth: bool,
+    pub approvals: Vec<ApprovalRule>,
 }
 
 pub fn arb_request() -> impl Strategy<Value = RawRequest> {
@@ -140,6 +153,7 @@ pub fn arb_request() -> impl Strategy<Value = RawRequest> {
             prop::option::weighted(0.5, 0u32..6),
             prop::bool::weighted(0.85),
         ),
+        arb_rules(2),
     )
         .prop_map(
             |(
@@ -148,7 +162,9 @@ pub fn arb_request() -> impl Strategy<Value = RawRequest> {
                 (expiry_offset, narrow_expiry),
                 (budget, narrow_budget),
                 (depth_remaining, narrow_depth),
+                approvals,
             )| RawRequest {
+                approvals,
                 tools,
                 narrow_tools,
                 ceiling,
@@ -213,6 +229,7 @@ impl RawRequest {
         };
         ChildRequest {
             constraints: Vec::new(),
+            approvals: self.approvals.clone(),
             agent: AgentId::new("child-agent").unwrap(),
             tools,
             ceiling,

@@ -2,7 +2,7 @@
 //! through, operator policies taking effect, and failing closed.
 
 use crate::support::{NOW, chain, child, policy_dir, revoke, root, tool};
-use mandate_core::{AgentId, Decision, DenyReason, MandateChain, ToolClass};
+use mandate_core::{AgentId, ApprovalRule, Decision, DenyReason, MandateChain, ToolClass};
 use mandate_policy::{OrgPolicy, Verdict, decide_call, decide_delegation};
 
 fn defaults() -> OrgPolicy {
@@ -50,20 +50,91 @@ fn a_plain_read_is_allowed_with_a_proof_naming_tool_and_leaf_mandate() {
 }
 
 #[test]
-fn a_destructive_tool_is_forbidden_without_approval() {
+fn a_destructive_tool_needs_approval_naming_the_policy_that_asks() {
     let (_, worker) = planner_and_worker();
     let target = tool("crm.delete_note", ToolClass::Write, true);
     let verdict = decide_call(&defaults(), &worker, &target, NOW, false);
-    assert_eq!(verdict.decision().as_str(), "deny");
+    assert_eq!(
+        verdict,
+        Verdict::Refused(Decision::NeedsApproval(vec![
+            "mandate.forbid-destructive-without-approval".to_owned()
+        ]))
+    );
+}
+
+#[test]
+fn a_forbid_that_approval_does_not_lift_is_a_denial_not_a_wait() {
+    let dir = policy_dir(&[(
+        "crm.cedar",
+        r#"@id("crm.no-purge")
+           forbid (principal, action, resource == Mandate::Tool::"crm.purge_customers");"#,
+    )]);
+    let policy = OrgPolicy::load(Some(dir.path())).unwrap();
+    let (_, worker) = planner_and_worker();
+    let purge = tool("crm.purge_customers", ToolClass::Write, true);
+    let verdict = decide_call(&policy, &worker, &purge, NOW, false);
     assert_eq!(
         forbidding(&verdict),
-        ["mandate.forbid-destructive-without-approval"]
+        [
+            "crm.no-purge",
+            "mandate.forbid-destructive-without-approval"
+        ]
     );
-    // The reason an operator reads names the policy.
-    let text = verdict.decision().reason_texts().join("; ");
-    assert!(
-        text.contains("`mandate.forbid-destructive-without-approval`"),
-        "{text}"
+}
+
+#[test]
+fn mandate_approval_rules_hold_covered_calls_down_the_whole_chain() {
+    let mut planner = root(
+        "alice@corp",
+        "planner",
+        &["crm.*"],
+        ToolClass::Orchestrate,
+        2,
+    );
+    planner.approvals = ApprovalRule::parse_list("write,crm.refund").unwrap();
+    // A child recorded without its parent's rules still waits: every link counts.
+    let mut worker = child(&planner, "worker", &["crm.*"], ToolClass::Write);
+    worker.approvals.clear();
+    let chain = chain(vec![planner, worker]);
+    let update = tool("crm.update_customer", ToolClass::Write, false);
+    assert_eq!(
+        decide_call(&defaults(), &chain, &update, NOW, false),
+        Verdict::Refused(Decision::NeedsApproval(vec![
+            "mandate `m_planner` requires approval for `write`".to_owned()
+        ]))
+    );
+    assert!(matches!(
+        decide_call(&defaults(), &chain, &update, NOW, true),
+        Verdict::Allowed(_)
+    ));
+    let refund = tool("crm.refund", ToolClass::Read, false);
+    let Verdict::Refused(Decision::NeedsApproval(rules)) =
+        decide_call(&defaults(), &chain, &refund, NOW, false)
+    else {
+        panic!("a refund should wait");
+    };
+    assert_eq!(
+        rules,
+        ["mandate `m_planner` requires approval for `crm.refund`"]
+    );
+    let lookup = tool("crm.lookup_customer", ToolClass::Read, false);
+    assert!(matches!(
+        decide_call(&defaults(), &chain, &lookup, NOW, false),
+        Verdict::Allowed(_)
+    ));
+    // A destructive write names both the policy and the mandate's rule.
+    let purge = tool("crm.purge_customers", ToolClass::Write, true);
+    let Verdict::Refused(Decision::NeedsApproval(rules)) =
+        decide_call(&defaults(), &chain, &purge, NOW, false)
+    else {
+        panic!("a purge should wait");
+    };
+    assert_eq!(
+        rules,
+        [
+            "mandate.forbid-destructive-without-approval",
+            "mandate `m_planner` requires approval for `write`"
+        ]
     );
 }
 

@@ -154,7 +154,7 @@ fn the_readme_examples_load() {
         .skip(1)
         .filter_map(|block| block.split("```").next())
         .collect();
-    assert_eq!(examples.len(), 3);
+    assert_eq!(examples.len(), 4);
     for example in examples {
         if let Err(err) = OrgPolicy::from_sources(&[("README.md", example)]) {
             panic!("README example does not load: {err}\n{example}");

@@ -89,6 +89,7 @@ fn build(links: &[Link]) -> MandateChain {
         };
         mandates.push(Mandate {
             constraints: Vec::new(),
+            approvals: Vec::new(),
             id: MandateId::new(format!("m_{i}")).unwrap(),
             grantor,
             root_human: human.clone(),
@@ -151,6 +152,12 @@ proptest! {
             (Ok(()), Verdict::Allowed(authorized)) => {
                 prop_assert_eq!(authorized.tool(), &target.tool);
                 prop_assert_eq!(authorized.mandate(), &chain.leaf().id);
+            }
+            (Ok(()), Verdict::Refused(Decision::NeedsApproval(rules))) => {
+                // Only an unapproved call waits, and a human's approval is then enough.
+                prop_assert!(!approved && !rules.is_empty());
+                let again = decide_call(policy(), &chain, &target, NOW, true);
+                prop_assert!(matches!(again, Verdict::Allowed(_)), "approved, yet {:?}", again);
             }
             (Ok(()), Verdict::Refused(decision)) => {
                 prop_assert_eq!(decision.as_str(), "deny");

@@ -19,6 +19,7 @@ pub fn root(
 ) -> Mandate {
     Mandate {
         constraints: Vec::new(),
+        approvals: Vec::new(),
         id: MandateId::new(format!("m_{agent}")).unwrap(),
         grantor: Grantor::Human {
             human: HumanId::new(human).unwrap(),

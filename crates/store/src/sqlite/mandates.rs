@@ -2,15 +2,15 @@
 
 use crate::{SpendRefusal, StoreError};
 use mandate_core::{
-    ArgConstraint, Grantor, HumanId, Mandate, MandateId, MandateStatus, Revocation, Timestamp,
-    ToolClass, ToolPattern,
+    ApprovalRule, ArgConstraint, Grantor, HumanId, Mandate, MandateId, MandateStatus, Revocation,
+    Timestamp, ToolClass, ToolPattern,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// The columns [`decode`] reads, from a table aliased `m`.
 const COLUMNS: &str = "m.id, m.parent, m.granted_by, m.root_human, m.agent, m.tools, m.ceiling,
     m.issued_at, m.expires_at, m.purpose, m.budget, m.uses, m.depth, m.depth_remaining,
-    m.status, m.revoked_by, m.revoked_reason, m.revoked_at, m.constraints";
+    m.status, m.revoked_by, m.revoked_reason, m.revoked_at, m.constraints, m.approvals";
 
 /// Inserts `m` ([`StoreError::Conflict`] on a taken id, [`StoreError::UnknownParent`]).
 pub(crate) fn insert(tx: &Connection, m: &Mandate) -> Result<(), StoreError> {
@@ -33,12 +33,14 @@ pub(crate) fn insert(tx: &Connection, m: &Mandate) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Sqlite(format!("cannot encode tools: {e}")))?;
     let constraints = serde_json::to_string(&m.constraints)
         .map_err(|e| StoreError::Sqlite(format!("cannot encode constraints: {e}")))?;
+    let approvals = serde_json::to_string(&m.approvals)
+        .map_err(|e| StoreError::Sqlite(format!("cannot encode approval rules: {e}")))?;
     let revocation = m.revocation();
     tx.prepare_cached(
         "INSERT INTO mandates (id, parent, granted_by, root_human, agent, tools, ceiling,
             issued_at, expires_at, purpose, budget, uses, depth, depth_remaining,
-            status, revoked_by, revoked_reason, revoked_at, constraints)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            status, revoked_by, revoked_reason, revoked_at, constraints, approvals)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         m.id.as_str(),
@@ -64,6 +66,7 @@ pub(crate) fn insert(tx: &Connection, m: &Mandate) -> Result<(), StoreError> {
         revocation.map(|r| r.reason.as_str()),
         revocation.map(|r| r.at.as_millis()),
         constraints,
+        approvals,
     ])?;
     Ok(())
 }
@@ -209,6 +212,7 @@ struct RawMandate {
     revoked_reason: Option<String>,
     revoked_at: Option<i64>,
     constraints: String,
+    approvals: String,
 }
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<RawMandate> {
@@ -232,6 +236,7 @@ fn raw(r: &Row<'_>) -> rusqlite::Result<RawMandate> {
         revoked_reason: r.get(16)?,
         revoked_at: r.get(17)?,
         constraints: r.get(18)?,
+        approvals: r.get(19)?,
     })
 }
 
@@ -263,6 +268,8 @@ fn decode(row: RawMandate) -> Result<Mandate, StoreError> {
     let ceiling: ToolClass = row.ceiling.parse().map_err(|e| bad("ceiling", &e))?;
     let constraints: Vec<ArgConstraint> =
         serde_json::from_str(&row.constraints).map_err(|e| bad("constraint list", &e))?;
+    let approvals: Vec<ApprovalRule> =
+        serde_json::from_str(&row.approvals).map_err(|e| bad("approval rule list", &e))?;
     Ok(Mandate {
         grantor,
         root_human: HumanId::new(row.root_human).map_err(|e| bad("root human", &e))?,
@@ -270,6 +277,7 @@ fn decode(row: RawMandate) -> Result<Mandate, StoreError> {
         tools,
         ceiling,
         constraints,
+        approvals,
         issued_at: Timestamp::from_millis(row.issued_at),
         expires_at: Timestamp::from_millis(row.expires_at),
         purpose: row.purpose,

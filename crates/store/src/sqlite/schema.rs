@@ -9,7 +9,7 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[V1, V2, V3_TOOL_PINS];
+const MIGRATIONS: &[&str] = &[V1, V2, V3_APPROVALS, V4_TOOL_PINS];
 
 const V1: &str = "
 CREATE TABLE agents (
@@ -95,7 +95,7 @@ BEGIN UPDATE liveness SET epoch = epoch + 1 WHERE id = 1; END;
 /// Pinned tool definitions: the accepted one (on first sight or by an operator) and the
 /// one waiting for review. A revision counter, moved by triggers whoever writes, lets a
 /// running gateway notice an acceptance made by the CLI in another process.
-const V3_TOOL_PINS: &str = "
+const V4_TOOL_PINS: &str = "
 CREATE TABLE tool_pins (
     tool                TEXT PRIMARY KEY NOT NULL,   -- upstream.tool
     status              TEXT NOT NULL CHECK (status IN ('accepted', 'pending')),
@@ -131,6 +131,38 @@ BEGIN UPDATE tool_pins_revision SET revision = revision + 1 WHERE id = 1; END;
 
 CREATE TRIGGER tool_pins_on_delete AFTER DELETE ON tool_pins
 BEGIN UPDATE tool_pins_revision SET revision = revision + 1 WHERE id = 1; END;
+";
+
+/// Human approval: each mandate's approval rules, and the requests held for a human. A
+/// request is bound to one call by `binding`; `status` only moves forward (see
+/// `mandate_core::ApprovalStatus`), and expiry is judged by the reader's clock.
+const V3_APPROVALS: &str = "
+ALTER TABLE mandates ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]'; -- JSON array of rules
+
+CREATE TABLE approvals (
+    id             TEXT PRIMARY KEY NOT NULL,
+    binding        TEXT NOT NULL,            -- hex SHA-256 of (chain, tool, args digest, expiry)
+    human          TEXT NOT NULL,            -- the chain's root human
+    agent          TEXT NOT NULL,
+    mandate        TEXT NOT NULL REFERENCES mandates (id),
+    chain          TEXT NOT NULL,            -- JSON array of {mandate, agent}, root first
+    session        TEXT NOT NULL,
+    tool           TEXT NOT NULL,
+    radius         TEXT NOT NULL,            -- JSON blast radius
+    arguments      TEXT NOT NULL,            -- JSON, detected secrets redacted
+    args_digest    TEXT NOT NULL,
+    rules          TEXT NOT NULL,            -- JSON array of the rules that asked
+    requested_at   INTEGER NOT NULL,         -- unix millis
+    expires_at     INTEGER NOT NULL,         -- unix millis
+    status         TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'spent', 'expired')),
+    decided_by     TEXT,
+    decided_reason TEXT,
+    decided_at     INTEGER,
+    spent_at       INTEGER,
+    CHECK ((status IN ('approved', 'denied', 'spent')) = (decided_at IS NOT NULL)),
+    CHECK ((status = 'spent') = (spent_at IS NOT NULL))
+);
+CREATE INDEX approvals_status ON approvals (status, expires_at);
 ";
 
 /// Opens a connection with the settings every connection needs.

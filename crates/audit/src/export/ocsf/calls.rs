@@ -27,6 +27,17 @@ pub(super) fn api_activity(entry: &Entry<'_>) -> Value {
             (outcome, severity, TOOLS_CALL)
         }
         EventKind::Completed => (completed(e), Severity::Informational, TOOLS_CALL),
+        // A human's approval of one call: its decision when it has one, else what failed.
+        EventKind::ApprovalGranted
+        | EventKind::ApprovalDenied
+        | EventKind::ApprovalRefused
+        | EventKind::ApprovalExpired => {
+            let (outcome, severity) = match (&e.decision, &e.error) {
+                (None, Some(error)) => (Outcome::Failure(Some(error.clone())), Severity::Medium),
+                _ => decided(e),
+            };
+            (outcome, severity, TOOLS_CALL)
+        }
         _ => (Outcome::Failure(e.error.clone()), Severity::Low, "unknown"),
     };
     let mut record = Record::new(
@@ -134,6 +145,16 @@ fn message(e: &AuditEvent, agent: &str) -> String {
         (EventKind::Completed, Some(error)) => {
             format!("{tool} failed for {agent}{behalf}: {error}")
         }
+        (
+            kind @ (EventKind::ApprovalGranted
+            | EventKind::ApprovalDenied
+            | EventKind::ApprovalRefused
+            | EventKind::ApprovalExpired),
+            _,
+        ) => format!(
+            "{} for {agent} calling {tool}{behalf}",
+            kind.as_str().replace('_', " ")
+        ),
         (_, error) => format!(
             "request from {agent}{behalf} rejected: {}",
             error.as_deref().unwrap_or("no reason recorded")

@@ -192,6 +192,7 @@ async fn seed(
         tools: vec![ToolPattern::new(tool)?],
         ceiling: ToolClass::Read,
         constraints: Vec::new(),
+        approvals: Vec::new(),
         lasts: Duration::from_secs(2 * 3600),
         purpose: "mandate bench --scale".to_owned(),
         budget: None,
