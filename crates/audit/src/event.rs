@@ -28,6 +28,14 @@ pub enum EventKind {
     RequestRejected,
     /// A gateway node started.
     GatewayStarted,
+    /// A local user (a human who can sign in) was added.
+    UserAdded,
+    /// An OAuth client registered itself (RFC 7591).
+    ClientRegistered,
+    /// A human signed in to the authorization server, or was refused (`decision`).
+    SignIn,
+    /// A human declined an OAuth client's request on the consent page.
+    ConsentRefused,
 }
 
 impl EventKind {
@@ -44,6 +52,10 @@ impl EventKind {
             EventKind::TokenIssued => "token_issued",
             EventKind::RequestRejected => "request_rejected",
             EventKind::GatewayStarted => "gateway_started",
+            EventKind::UserAdded => "user_added",
+            EventKind::ClientRegistered => "client_registered",
+            EventKind::SignIn => "sign_in",
+            EventKind::ConsentRefused => "consent_refused",
         }
     }
 }

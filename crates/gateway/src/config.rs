@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod oauth;
 mod otel;
+pub use oauth::{ClientIdSchemes, OAuthConfig, Registration};
 pub use otel::OtelConfig;
 
 /// Why a configuration was refused.
@@ -68,6 +70,7 @@ struct RawConfig {
     #[serde(default)]
     sensitivity: mandate_audit::detect::RawSensitivityPolicy,
     otel: Option<otel::RawOtel>,
+    oauth: Option<oauth::RawOAuth>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +186,8 @@ pub struct GatewayConfig {
     pub sensitivity: mandate_audit::SensitivityPolicy,
     /// OpenTelemetry export of tool-call spans, when `[otel]` is set.
     pub otel: Option<OtelConfig>,
+    /// The OAuth authorization server (`[oauth]`).
+    pub oauth: OAuthConfig,
 }
 
 impl GatewayConfig {
@@ -278,6 +283,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let sensitivity = mandate_audit::SensitivityPolicy::try_from(raw.sensitivity)
         .map_err(|e| invalid("sensitivity", e.to_string()))?;
     let otel = raw.otel.map(otel::validate).transpose()?;
+    let oauth = oauth::validate(raw.oauth.unwrap_or_default())?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -292,6 +298,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         audit,
         sensitivity,
         otel,
+        oauth,
     })
 }
 

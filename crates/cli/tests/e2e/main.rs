@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+mod oauth_support;
 mod support;
 
 mod audit_tamper;
@@ -20,6 +21,9 @@ mod delegation;
 mod durability;
 mod export;
 mod governed_call;
+mod interop_python;
+mod oauth;
+mod oauth_attacks;
 mod operator;
 mod otel;
 mod robustness;
