@@ -2,8 +2,6 @@
 //! refresh tokens rotate once, and a reused one revokes its family.
 #![expect(
     clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
     reason = "test code: a failed unwrap is a failed test"
 )]
 

@@ -21,7 +21,7 @@ mod delegation;
 mod durability;
 mod export;
 mod governed_call;
-mod interop_python;
+mod interop;
 mod oauth;
 mod oauth_attacks;
 mod operator;

@@ -247,7 +247,7 @@ pub(super) async fn submit(State(oauth): State<OAuth>, request: Request) -> Resp
     }
     let session = match guard(&oauth, &headers, &pending, get("csrf"), now) {
         Ok(session) => session,
-        Err(refusal) => return refusal,
+        Err(why) => return page::error(StatusCode::FORBIDDEN, why),
     };
     match step {
         Some("approve") => consent::approve(&oauth, id, &pending.request, &session, &form).await,
@@ -264,16 +264,15 @@ fn guard(
     pending: &Pending,
     csrf: Option<&str>,
     now: Instant,
-) -> Result<Session, Response> {
-    let forbidden = |why| Err(page::error(StatusCode::FORBIDDEN, why));
+) -> Result<Session, &'static str> {
     let Some((digest, session)) = session(oauth, headers, now) else {
-        return forbidden("sign in first: your session is missing or has expired");
+        return Err("sign in first: your session is missing or has expired");
     };
     if pending.session.as_ref() != Some(&digest) {
-        return forbidden("this authorization request belongs to another sign-in");
+        return Err("this authorization request belongs to another sign-in");
     }
     if !csrf.is_some_and(|c| same_secret(c, &session.csrf)) {
-        return forbidden("the form's CSRF token is missing or wrong");
+        return Err("the form's CSRF token is missing or wrong");
     }
     Ok(session)
 }
