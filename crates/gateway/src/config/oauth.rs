@@ -83,3 +83,43 @@ pub(super) fn validate(raw: RawOAuth) -> Result<OAuthConfig, ConfigError> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GatewayConfig;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::parse(text, Path::new("/etc/mandate"))
+    }
+
+    #[test]
+    fn defaults_are_https_documents_open_registration_and_eight_hours() {
+        let c = parse("").unwrap().oauth;
+        assert_eq!(c.max_lifetime, Duration::from_secs(8 * 3600));
+        assert_eq!(c.registration, Registration::Open);
+        assert_eq!(c.client_ids, ClientIdSchemes::HttpsOnly);
+        let c = parse("[oauth]\ndynamic_registration = false\nclient_id_documents = false")
+            .unwrap()
+            .oauth;
+        assert_eq!(c.registration, Registration::Closed);
+        assert_eq!(c.client_ids, ClientIdSchemes::Refused);
+    }
+
+    #[test]
+    fn bad_oauth_keys_are_named() {
+        for (text, key) in [
+            ("[oauth]\nmax_lifetime = \"30s\"", "oauth.max_lifetime"),
+            ("[oauth]\nmax_lifetime = \"soon\"", "oauth.max_lifetime"),
+            (
+                "[oauth]\nclient_id_documents = false\ndanger_http_client_ids = true",
+                "oauth.danger_http_client_ids",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{key}`")), "{text:?} gave {err}");
+        }
+        assert!(parse("[oauth]\nmax_lifetim = \"1h\"").is_err());
+    }
+}

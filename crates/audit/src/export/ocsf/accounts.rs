@@ -83,3 +83,38 @@ pub(super) fn account_change(entry: &Entry<'_>) -> Value {
     }
     record.into_value()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{AuditEvent, EventKind, StoredEvent, to_ocsf};
+    use mandate_core::{HumanId, Timestamp};
+
+    fn record(kind: EventKind, decision: Option<&str>) -> serde_json::Value {
+        let mut event = AuditEvent::new(kind, Timestamp::from_millis(1_000), "gw-1".into());
+        event.human = Some(HumanId::new("alice@corp").unwrap());
+        event.decision = decision.map(str::to_owned);
+        event.detail = Some(serde_json::json!({ "client_id": "mcl_1", "by": "operator" }));
+        let stored = StoredEvent::after(None, &event).unwrap();
+        to_ocsf(&stored).unwrap().remove(0)
+    }
+
+    #[test]
+    fn sign_ins_are_authentication_and_additions_account_changes() {
+        let allowed = record(EventKind::SignIn, Some("allow"));
+        assert_eq!(allowed["class_uid"], 3002);
+        assert_eq!(allowed["status_id"], 1, "{allowed}");
+        assert_eq!(allowed["user"]["name"], "alice@corp");
+        let refused = record(EventKind::SignIn, Some("deny"));
+        assert_eq!(refused["status_id"], 2, "{refused}");
+        assert_eq!(
+            record(EventKind::ConsentRefused, Some("deny"))["class_uid"],
+            3002
+        );
+        let user = record(EventKind::UserAdded, None);
+        assert_eq!(user["class_uid"], 3001);
+        assert_eq!(user["message"], "user alice@corp added");
+        let client = record(EventKind::ClientRegistered, None);
+        assert_eq!(client["message"], "OAuth client mcl_1 registered");
+        assert_eq!(client["actor"]["user"]["name"], "operator");
+    }
+}
