@@ -45,6 +45,14 @@ pub enum EventKind {
     ApprovalRefused,
     /// Nobody decided a held call in time.
     ApprovalExpired,
+    /// A local user (a human who can sign in) was added.
+    UserAdded,
+    /// An OAuth client registered itself (RFC 7591).
+    ClientRegistered,
+    /// A human signed in to the authorization server, or was refused (`decision`).
+    SignIn,
+    /// A human declined an OAuth client's request on the consent page.
+    ConsentRefused,
 }
 
 impl EventKind {
@@ -68,6 +76,10 @@ impl EventKind {
             EventKind::ApprovalDenied => "approval_denied",
             EventKind::ApprovalRefused => "approval_refused",
             EventKind::ApprovalExpired => "approval_expired",
+            EventKind::UserAdded => "user_added",
+            EventKind::ClientRegistered => "client_registered",
+            EventKind::SignIn => "sign_in",
+            EventKind::ConsentRefused => "consent_refused",
         }
     }
 }

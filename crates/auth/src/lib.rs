@@ -15,6 +15,10 @@
 //!   proof value that only this crate can build, or a [`TokenError`] that maps
 //!   to an RFC 6750 error code and a reason safe to show the agent.
 //!
+//! For the OAuth authorization server: [`password`] (argon2id hashes of local users'
+//! passwords), [`pkce`] (S256 challenges, checked in constant time) and [`secret`]
+//! (opaque codes and refresh tokens, kept only as digests).
+//!
 //! The verifier pins the algorithm: it never lets the token's header choose
 //! how the token is checked, and it takes the current time as an argument so
 //! that every check is deterministic.
@@ -46,7 +50,10 @@ mod claims;
 mod error;
 mod issue;
 mod key;
+pub mod password;
+pub mod pkce;
 mod remembered;
+pub mod secret;
 mod verify;
 
 pub use claims::{Actor, Claims};

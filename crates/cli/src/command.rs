@@ -16,6 +16,7 @@ mod revoke;
 mod serve;
 mod token;
 mod tools;
+mod users;
 
 use crate::context::GlobalArgs;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ pub enum Command {
     /// List, show, approve and deny calls held for a human's approval.
     #[command(subcommand)]
     Approvals(approvals::Command),
+    /// Add and list the local users who sign in to approve agents (OAuth consent).
+    #[command(subcommand)]
+    Users(users::Command),
     /// List mandates and draw delegation trees.
     #[command(subcommand)]
     Mandates(mandates::Command),
@@ -77,6 +81,7 @@ pub async fn run(command: Command, global: GlobalArgs) -> anyhow::Result<ExitCod
         Command::Delegate(args) => delegate::run(args, &global).await,
         Command::Token(args) => token::run(args, &global).await,
         Command::Revoke(args) => revoke::run(args, &global).await,
+        Command::Users(cmd) => users::run(cmd, &global).await,
         Command::Mandates(cmd) => mandates::run(cmd, &global).await,
         Command::Approvals(cmd) => approvals::run(cmd, &global).await,
         Command::Audit(cmd) => audit::run(cmd, &global).await,

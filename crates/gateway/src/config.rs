@@ -11,9 +11,11 @@ use std::time::Duration;
 
 mod approvals;
 mod catalog;
+mod oauth;
 mod otel;
 pub use approvals::{ApprovalsConfig, Approver, DEFAULT_APPROVAL_TIMEOUT};
 pub use catalog::{CatalogConfig, NewTools};
+pub use oauth::{ClientIdSchemes, OAuthConfig, Registration};
 pub use otel::OtelConfig;
 
 /// Why a configuration was refused.
@@ -75,6 +77,7 @@ struct RawConfig {
     #[serde(default)]
     catalog: catalog::RawCatalog,
     approvals: approvals::RawApprovals,
+    oauth: Option<oauth::RawOAuth>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,6 +197,8 @@ pub struct GatewayConfig {
     pub catalog: CatalogConfig,
     /// Who approves held calls, and how long calls wait for them.
     pub approvals: ApprovalsConfig,
+    /// The OAuth authorization server (`[oauth]`).
+    pub oauth: OAuthConfig,
 }
 
 impl GatewayConfig {
@@ -291,6 +296,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let otel = raw.otel.map(otel::validate).transpose()?;
     let catalog = catalog::validate(raw.catalog)?;
     let approvals = approvals::validate(raw.approvals)?;
+    let oauth = oauth::validate(raw.oauth.unwrap_or_default())?;
     Ok(GatewayConfig {
         listen,
         public_url,
@@ -307,6 +313,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
         otel,
         catalog,
         approvals,
+        oauth,
     })
 }
 

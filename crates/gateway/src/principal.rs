@@ -6,7 +6,7 @@ use crate::Gateway;
 use crate::record;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse as _, Response};
 use http::{HeaderValue, StatusCode, header};
 use mandate_auth::VerifiedToken;
 use mandate_core::{MandateChain, MandateId, Timestamp};
@@ -65,18 +65,25 @@ enum Refusal {
     Token(TokenRefusal),
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
+impl Refusal {
+    /// The 401, whose challenge names the protected resource metadata (RFC 9728 §5.1) so
+    /// that MCP clients can discover how to get a token.
+    fn into_response(self, gw: &Gateway) -> Response {
+        let metadata = format!(
+            "resource_metadata=\"{}{}\"",
+            gw.config.public_url,
+            crate::oauth::metadata::RESOURCE_METADATA_PATH
+        );
         // RFC 6750 §3: no `error` when the request carried no credentials.
         let (challenge, detail) = match &self {
             Refusal::NoToken => (
-                "Bearer realm=\"mandate\"".to_owned(),
+                format!("Bearer realm=\"mandate\", {metadata}"),
                 "a bearer token is required".to_owned(),
             ),
             Refusal::Token(refusal) => {
                 let detail = refusal.description();
                 let challenge = format!(
-                    "Bearer realm=\"mandate\", error=\"invalid_token\", error_description=\"{}\"",
+                    "Bearer realm=\"mandate\", {metadata}, error=\"invalid_token\", error_description=\"{}\"",
                     detail.replace(['"', '\\'], "'")
                 );
                 (challenge, detail)
@@ -103,7 +110,7 @@ pub async fn authenticate(
     // Owned before any await: a borrowed request would make this future non-`Send`.
     let token = bearer(&request).map(str::to_owned);
     let principal = match token {
-        None => return Refusal::NoToken.into_response(),
+        None => return Refusal::NoToken.into_response(&gw),
         Some(token) => match resolve(&gw, &token, crate::now()).await {
             Ok(p) => p,
             Err(TokenRefusal::NotInForce { why, principal }) => {
@@ -114,9 +121,10 @@ pub async fn authenticate(
                 if let Err(e) = gw.store.append(event).await {
                     tracing::error!(error = %e, "cannot audit a refused token");
                 }
-                return Refusal::Token(TokenRefusal::NotInForce { why, principal }).into_response();
+                return Refusal::Token(TokenRefusal::NotInForce { why, principal })
+                    .into_response(&gw);
             }
-            Err(refusal) => return Refusal::Token(refusal).into_response(),
+            Err(refusal) => return Refusal::Token(refusal).into_response(&gw),
         },
     };
     let method = request.method().clone();

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Builds the router: `/mcp` behind authentication; `/oauth/token` beside it (it
-/// authenticates by the tokens in its body).
+/// Builds the router: `/mcp` behind authentication; the OAuth authorization server
+/// (`/oauth/*` and the `/.well-known/` metadata) beside it.
 pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
     // A reply that is one JSON-RPC message goes out as plain JSON, not as an event stream
     // (rmcp still streams when a handler sends notifications first, e.g. progress).
@@ -43,7 +43,7 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
             crate::shed::shed,
         ))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        // RFC 8693 token exchange: outside the bearer layer.
+        // The OAuth authorization server and its metadata: outside the bearer layer.
         .merge(oauth::router(Arc::clone(&gw)))
 }
 
@@ -118,6 +118,8 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    // The client's address is kept for the sign-in rate limits.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

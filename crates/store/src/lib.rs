@@ -24,6 +24,7 @@
 //! ```
 
 mod error;
+pub mod oauth;
 mod pins;
 mod sqlite;
 
@@ -34,9 +35,10 @@ pub use sqlite::{SqliteStore, WriteStats};
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
 use mandate_core::{
-    Agent, AgentId, Approval, ApprovalDecision, ApprovalId, ApprovalStatus, Mandate, MandateId,
-    Revocation, Timestamp, ToolName,
+    Agent, AgentId, Approval, ApprovalDecision, ApprovalId, ApprovalStatus, HumanId, Mandate,
+    MandateId, Revocation, Timestamp, ToolName,
 };
+use oauth::{ClientRecord, RefreshGrant, Rotation, UserRecord};
 
 /// The outcome of [`Store::record_allowed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +216,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every kept checkpoint, smallest size first.
     async fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// Adds a local user ([`StoreError::Conflict`] if the id is taken).
+    async fn add_user(&self, user: &UserRecord, event: AuditEvent) -> Result<u64, StoreError>;
+
+    /// One local user.
+    async fn user(&self, id: &HumanId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Every local user's id, in the order added.
+    async fn users(&self) -> Result<Vec<HumanId>, StoreError>;
+
+    /// Registers an OAuth client ([`StoreError::Conflict`] if the id is taken).
+    async fn add_client(&self, client: &ClientRecord, event: AuditEvent)
+    -> Result<u64, StoreError>;
+
+    /// One registered OAuth client.
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    /// Stores the first refresh token of a family. Durable when it returns.
+    async fn add_refresh(&self, grant: &RefreshGrant) -> Result<(), StoreError>;
+
+    /// Spends refresh token `digest` for `client_id` and stores its successor `next_digest`
+    /// (same family, mandate and scope, issued `now`) in one transaction; a token spent
+    /// before revokes its whole family instead ([`Rotation::Reused`]).
+    async fn rotate_refresh(
+        &self,
+        digest: &str,
+        client_id: &str,
+        next_digest: &str,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError>;
 
     /// A counter that moves whenever any mandate may have stopped being in force other
     /// than by the clock: revoked, budget spent, removed, by any writer in any process.

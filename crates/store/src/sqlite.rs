@@ -10,10 +10,12 @@ mod agents;
 mod approvals;
 mod log;
 mod mandates;
+mod oauth;
 mod pins;
 mod schema;
 mod writer;
 
+use crate::oauth::{ClientRecord, RefreshGrant, Rotation, UserRecord};
 use crate::{
     ApprovalRefusal, ApprovalVerdict, PinnedDefinition, RevokeOutcome, Spend, Store, StoreError,
     ToolPin,
@@ -21,8 +23,8 @@ use crate::{
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
 use mandate_core::{
-    Agent, AgentId, Approval, ApprovalDecision, ApprovalId, Mandate, MandateId, Revocation,
-    Timestamp, ToolName,
+    Agent, AgentId, Approval, ApprovalDecision, ApprovalId, HumanId, Mandate, MandateId,
+    Revocation, Timestamp, ToolName,
 };
 use rusqlite::{Connection, ErrorCode};
 use std::fmt;
@@ -335,6 +337,70 @@ impl Store for SqliteStore {
                 rusqlite::params![size, note],
             )?;
             Ok(Finish::Commit(()))
+        })
+        .await
+    }
+
+    async fn add_user(&self, user: &UserRecord, event: AuditEvent) -> Result<u64, StoreError> {
+        let user = user.clone();
+        self.write(move |tx| {
+            oauth::insert_user(tx, &user)?;
+            Ok(Finish::Commit(log::append(tx, &event)?))
+        })
+        .await
+    }
+
+    async fn user(&self, id: &HumanId) -> Result<Option<UserRecord>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| oauth::user(conn, &id)).await
+    }
+
+    async fn users(&self) -> Result<Vec<HumanId>, StoreError> {
+        self.read(oauth::user_ids).await
+    }
+
+    async fn add_client(
+        &self,
+        client: &ClientRecord,
+        event: AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let client = client.clone();
+        self.write(move |tx| {
+            oauth::insert_client(tx, &client)?;
+            Ok(Finish::Commit(log::append(tx, &event)?))
+        })
+        .await
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| oauth::client(conn, &id)).await
+    }
+
+    async fn add_refresh(&self, grant: &RefreshGrant) -> Result<(), StoreError> {
+        let grant = grant.clone();
+        self.write(move |tx| Ok(Finish::Commit(oauth::insert_refresh(tx, &grant)?)))
+            .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        digest: &str,
+        client_id: &str,
+        next_digest: &str,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let (digest, client_id, next) = (
+            digest.to_owned(),
+            client_id.to_owned(),
+            next_digest.to_owned(),
+        );
+        // INVARIANT: the check and the spend are one transaction on the one writer, so two
+        // requests presenting the same token cannot both rotate it.
+        self.write(move |tx| {
+            Ok(Finish::Commit(oauth::rotate(
+                tx, &digest, &client_id, &next, now,
+            )?))
         })
         .await
     }

@@ -162,7 +162,7 @@ async fn a_newer_schema_is_refused() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 4
+            supported: 5
         }
     );
 }

@@ -14,6 +14,7 @@
 //! `unmapped.mandate`, so nothing Mandate knows is lost and the record can be traced back
 //! to a verifiable log position.
 
+mod accounts;
 mod calls;
 mod findings;
 mod identity;
@@ -54,6 +55,8 @@ pub fn to_ocsf(stored: &StoredEvent) -> Result<Vec<Value>, AuditError> {
         EventKind::ToolPinned | EventKind::ToolHeld | EventKind::ToolAccepted => {
             tools::tool_lifecycle(&entry)
         }
+        EventKind::SignIn | EventKind::ConsentRefused => accounts::authentication(&entry),
+        EventKind::UserAdded | EventKind::ClientRegistered => accounts::account_change(&entry),
     };
     let findings = findings::data_security(&entry, &primary);
     let mut records = Vec::with_capacity(1 + findings.len());
@@ -129,6 +132,12 @@ const AUTHORIZE_SESSION: Class = Class {
 const ACCOUNT_CHANGE: Class = Class {
     uid: 3001,
     name: "Account Change",
+    category_uid: 3,
+    category: "Identity & Access Management",
+};
+const AUTHENTICATION: Class = Class {
+    uid: 3002,
+    name: "Authentication",
     category_uid: 3,
     category: "Identity & Access Management",
 };

@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+mod oauth_support;
 mod support;
 
 mod approvals;
@@ -21,6 +22,9 @@ mod delegation;
 mod durability;
 mod export;
 mod governed_call;
+mod interop;
+mod oauth;
+mod oauth_attacks;
 mod operator;
 mod otel;
 mod robustness;

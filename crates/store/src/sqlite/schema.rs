@@ -9,7 +9,7 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[V1, V2, V3_APPROVALS, V4_TOOL_PINS];
+const MIGRATIONS: &[&str] = &[V1, V2, V3_APPROVALS, V4_TOOL_PINS, V5_OAUTH];
 
 const V1: &str = "
 CREATE TABLE agents (
@@ -163,6 +163,35 @@ CREATE TABLE approvals (
     CHECK ((status = 'spent') = (spent_at IS NOT NULL))
 );
 CREATE INDEX approvals_status ON approvals (status, expires_at);
+";
+
+/// The OAuth authorization server's rows: local users (argon2id hashes), dynamically
+/// registered clients, and refresh tokens kept as SHA-256 digests, one family per
+/// authorization (a reused token revokes its family).
+const V5_OAUTH: &str = "
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY NOT NULL,
+    password_hash TEXT NOT NULL,             -- argon2id, PHC string form
+    added_at      INTEGER NOT NULL           -- unix millis
+);
+
+CREATE TABLE oauth_clients (
+    id            TEXT PRIMARY KEY NOT NULL,
+    name          TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,             -- JSON array, matched exactly
+    registered_at INTEGER NOT NULL           -- unix millis
+);
+
+CREATE TABLE refresh_tokens (
+    digest    TEXT PRIMARY KEY NOT NULL,     -- SHA-256 of the token, hex
+    family    TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    mandate   TEXT NOT NULL REFERENCES mandates (id),
+    scope     TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,              -- unix millis
+    status    TEXT NOT NULL CHECK (status IN ('current', 'rotated', 'revoked'))
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
 ";
 
 /// Opens a connection with the settings every connection needs.
