@@ -76,6 +76,7 @@ struct RawConfig {
     otel: Option<otel::RawOtel>,
     #[serde(default)]
     catalog: catalog::RawCatalog,
+    #[serde(default)]
     approvals: approvals::RawApprovals,
     oauth: Option<oauth::RawOAuth>,
 }
@@ -514,6 +515,14 @@ mod tests {
 
     fn parse(text: &str) -> Result<GatewayConfig, ConfigError> {
         GatewayConfig::parse(text, Path::new("/etc/mandate"))
+    }
+
+    #[test]
+    fn every_table_but_the_upstreams_may_be_left_out() {
+        let c = parse("[[upstream]]\nname = \"crm\"\ncommand = [\"server\"]\n").unwrap();
+        assert_eq!(c.upstreams.len(), 1);
+        assert_eq!(c.approvals.timeout, DEFAULT_APPROVAL_TIMEOUT);
+        assert!(parse("").is_ok(), "an empty file is a valid config");
     }
 
     #[test]

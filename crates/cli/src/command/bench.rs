@@ -329,6 +329,11 @@ fn verdict(report: &Report) -> ExitCode {
             ));
         }
     }
+    exit_with(problems)
+}
+
+/// Success when there is no problem; otherwise each is printed and the run fails.
+fn exit_with(problems: Vec<String>) -> ExitCode {
     if problems.is_empty() {
         return ExitCode::SUCCESS;
     }

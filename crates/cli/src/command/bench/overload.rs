@@ -227,13 +227,7 @@ fn verdict(report: &OverloadReport) -> ExitCode {
             ));
         }
     }
-    if problems.is_empty() {
-        return ExitCode::SUCCESS;
-    }
-    for problem in problems {
-        eprintln!("error: {problem}");
-    }
-    ExitCode::FAILURE
+    super::exit_with(problems)
 }
 
 /// Reads the gateway's RSS every [`SAMPLE_EVERY`] until aborted.
