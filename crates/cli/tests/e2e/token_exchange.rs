@@ -1,30 +1,12 @@
 //! RFC 8693 token exchange at `POST /oauth/token`: an orchestrator trades its token and a
 //! worker's for a narrower child; widening, policy, bad tokens and wrong targets are refused.
 
+use crate::oauth_support::form;
 use crate::support::*;
 use base64::Engine as _;
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-
-/// `application/x-www-form-urlencoded`, every byte outside the unreserved set escaped.
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encode = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 /// The parameters of an exchange by `subject` for `actor`, to which `extra` is appended.
 fn params<'a>(
