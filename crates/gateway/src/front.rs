@@ -6,11 +6,15 @@ use crate::Gateway;
 use crate::principal::Principal;
 use crate::record;
 use crate::rescue::CallError;
-use mandate_core::{CallTarget, check_scope};
+use mandate_core::{CallTarget, Decision, DenyReason, check_scope};
 use mandate_policy::PolicyVerdict;
+#[allow(deprecated)] // `SetLevelRequestParams`: logging is deprecated by SEP-2577.
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest, CustomResult,
+    ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -41,9 +45,17 @@ fn principal(context: &RequestContext<RoleServer>) -> Result<Principal, CallErro
 
 impl ServerHandler for Front {
     fn get_info(&self) -> ServerConfig {
+        // Resources and prompts are relayed from the upstreams (see `relay`); logging is
+        // accepted so that clients may set a level, but upstream log messages are not relayed
+        // (one upstream connection serves every agent: its logs would cross mandates).
+        #[allow(deprecated)] // Logging (SEP-2577), for 2025-revision clients.
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .enable_prompts()
+            .enable_logging()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("mandate", env!("CARGO_PKG_VERSION")))
@@ -90,10 +102,104 @@ impl ServerHandler for Front {
             Err(CallError::AwaitingApproval(pending)) => {
                 return Ok(CallToolResponse::InputRequired(pending.input_required()));
             }
+            // A name no upstream offers is answered the way the official SDK servers answer
+            // it (a tool result with `isError`), so a client sees the same through Mandate as
+            // directly, and a model can read the text and pick a real tool. Still audited.
+            Err(CallError::Refused(Decision::Deny(reasons))) if names_no_tool(&reasons) => {
+                let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                Ok(CallToolResult::error(vec![ContentBlock::text(text.join("; "))]))
+            }
             other => other.map_err(ErrorData::from),
         };
         span.finish(reply.as_ref());
         Ok(CallToolResponse::Complete(reply?))
+    }
+
+    // Logging is deprecated (SEP-2577) but 2025-revision clients still set a level.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        principal(&context)?;
+        tracing::debug!(level = ?request.level, "an agent set its log level");
+        Ok(())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let principal = principal(&context)?;
+        let resources = self.gw.relayed_resources(&principal).await;
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let principal = principal(&context)?;
+        let templates = self.gw.relayed_templates(&principal).await;
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let result = self.gw.relay_read(&principal, request).await?;
+        Ok(ReadResourceResponse::Complete(result))
+    }
+
+    #[allow(deprecated)] // The 2025 revisions' subscriptions, which their clients still send.
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = principal(&context)?;
+        let peer = context.peer.clone();
+        self.gw
+            .relay_subscription(&principal, request.uri, Some(peer))
+            .await
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let principal = principal(&context)?;
+        self.gw
+            .relay_subscription(&principal, request.uri, None)
+            .await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let principal = principal(&context)?;
+        let prompts = self.gw.relayed_prompts(&principal).await;
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let principal = principal(&context)?;
+        let result = self.gw.relay_prompt(&principal, request).await?;
+        Ok(GetPromptResponse::Complete(result))
     }
 
     async fn on_custom_request(
@@ -114,6 +220,14 @@ impl ServerHandler for Front {
             None,
         ))
     }
+}
+
+/// Is every reason "no such tool"? (A withheld tool is not unknown: it stays a denial.)
+fn names_no_tool(reasons: &[DenyReason]) -> bool {
+    !reasons.is_empty()
+        && reasons
+            .iter()
+            .all(|r| matches!(r, DenyReason::UnknownTool { .. }))
 }
 
 impl Gateway {

@@ -24,6 +24,7 @@ pub mod pins;
 pub mod pipeline;
 pub mod principal;
 mod record;
+pub mod relay;
 pub mod rescue;
 pub mod server;
 pub mod shed;
@@ -101,6 +102,8 @@ pub struct Gateway {
     pub live_chains: live_chains::LiveChains,
     /// Tool-call spans over OTLP; off until [`telemetry::Telemetry::start`] replaces it.
     pub telemetry: telemetry::Telemetry,
+    /// Which upstream serves which resource URI (see [`relay`]).
+    pub resource_routes: relay::ResourceRoutes,
 }
 
 /// The current time. The core never reads a clock; the gateway, at the edge, does.
@@ -148,6 +151,7 @@ impl Gateway {
             digester,
             live_chains: live_chains::LiveChains::default(),
             telemetry: telemetry::Telemetry::off(),
+            resource_routes: relay::ResourceRoutes::default(),
         };
         Ok((gateway, changes))
     }

@@ -100,3 +100,21 @@ pub(crate) fn refused_token(
     event.reasons = vec![why.to_owned()];
     event
 }
+
+/// The completion of a relayed resource read, prompt fetch or subscription (see `relay`).
+pub(crate) fn relay_completed(
+    gw: &Gateway,
+    principal: &Principal,
+    governed: &mandate_core::ToolName,
+    decided_seq: u64,
+    latency_us: u64,
+    error: Option<&'static str>,
+) -> AuditEvent {
+    let mut event = about(gw, EventKind::Completed, principal);
+    event.tool = Some(governed.to_string());
+    event.class = Some(mandate_core::ToolClass::Read);
+    event.latency_us = Some(latency_us);
+    event.error = error.map(str::to_owned);
+    event.detail = Some(serde_json::json!({ "decided_seq": decided_seq }));
+    event
+}

@@ -4,7 +4,9 @@
 
 use crate::config::{UpstreamConfig, UpstreamTransport};
 use mandate_policy::Authorized;
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, JsonObject, ResourceUpdatedNotificationParam, Tool,
+};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -12,7 +14,7 @@ use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, broadcast, mpsc};
 
 /// Why an upstream could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -49,17 +51,40 @@ pub enum UpstreamError {
     },
 }
 
-/// Tells the gateway that an upstream's tool list changed.
+/// An upstream's resource changed (`notifications/resources/updated`): relayed to the
+/// agents that subscribed to it (see [`crate::relay`]).
+#[derive(Debug, Clone)]
+pub struct ResourceUpdate {
+    /// The upstream.
+    pub upstream: String,
+    /// The resource's URI.
+    pub uri: String,
+}
+
+/// Tells the gateway that an upstream's tool list changed, or one of its resources.
 #[derive(Clone)]
 struct ChangeNotifier {
     upstream: String,
     changes: mpsc::UnboundedSender<String>,
+    updates: broadcast::Sender<ResourceUpdate>,
 }
 
 impl ClientHandler for ChangeNotifier {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         tracing::info!(upstream = %self.upstream, "upstream tool list changed");
         let _ = self.changes.send(self.upstream.clone());
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        // No receiver means no agent subscribed: nothing to relay.
+        let _ = self.updates.send(ResourceUpdate {
+            upstream: self.upstream.clone(),
+            uri: params.uri,
+        });
     }
 }
 
@@ -75,6 +100,7 @@ struct Upstream {
 pub struct Upstreams {
     by_name: BTreeMap<String, Arc<Upstream>>,
     changes: mpsc::UnboundedSender<String>,
+    updates: broadcast::Sender<ResourceUpdate>,
 }
 
 impl Upstreams {
@@ -92,8 +118,19 @@ impl Upstreams {
                 (c.name.clone(), Arc::new(up))
             })
             .collect();
-        let upstreams = Self { by_name, changes };
+        // Bounded: a relay that falls this far behind drops the oldest updates.
+        let (updates, _) = broadcast::channel(256);
+        let upstreams = Self {
+            by_name,
+            changes,
+            updates,
+        };
         (upstreams, rx)
+    }
+
+    /// Resource updates from every upstream, from now on.
+    pub fn resource_updates(&self) -> broadcast::Receiver<ResourceUpdate> {
+        self.updates.subscribe()
     }
 
     fn timeout_of(&self, upstream: &str) -> Duration {
@@ -158,6 +195,25 @@ impl Upstreams {
         }
     }
 
+    /// Runs one request (resources, prompts: see [`crate::relay`]) on an upstream's live
+    /// connection, bounded by its call timeout. The outer error is Mandate's (cannot connect,
+    /// timed out); the inner result is the upstream's own answer, errors included.
+    pub(crate) async fn with_peer<T, F, Fut>(
+        &self,
+        upstream: &str,
+        request: F,
+    ) -> Result<Result<T, rmcp::ServiceError>, UpstreamError>
+    where
+        F: FnOnce(rmcp::Peer<RoleClient>) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let client = self.client(upstream).await?;
+        let limit = self.timeout_of(upstream);
+        tokio::time::timeout(limit, request(client.peer().clone()))
+            .await
+            .map_err(|_| UpstreamError::Timeout(upstream.to_owned()))
+    }
+
     async fn forget(&self, upstream: &str) {
         if let Some(up) = self.by_name.get(upstream) {
             *up.client.lock().await = None;
@@ -177,6 +233,7 @@ impl Upstreams {
         let notifier = ChangeNotifier {
             upstream: upstream.to_owned(),
             changes: self.changes.clone(),
+            updates: self.updates.clone(),
         };
         let client = Arc::new(connect(&up.config, notifier).await?);
         *slot = Some(Arc::clone(&client));
