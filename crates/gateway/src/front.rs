@@ -10,11 +10,11 @@ use mandate_core::{CallTarget, Decision, DenyReason, check_scope};
 use mandate_policy::PolicyVerdict;
 #[allow(deprecated)] // `SetLevelRequestParams`: logging is deprecated by SEP-2577.
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest, CustomResult,
-    ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
+    CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -107,7 +107,9 @@ impl ServerHandler for Front {
             // directly, and a model can read the text and pick a real tool. Still audited.
             Err(CallError::Refused(Decision::Deny(reasons))) if names_no_tool(&reasons) => {
                 let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-                Ok(CallToolResult::error(vec![ContentBlock::text(text.join("; "))]))
+                Ok(CallToolResult::error(vec![ContentBlock::text(
+                    text.join("; "),
+                )]))
             }
             other => other.map_err(ErrorData::from),
         };

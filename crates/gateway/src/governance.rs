@@ -131,7 +131,8 @@ impl Gateway {
         }
         let catalog = self.catalog.snapshot();
         for pattern in &request.tools {
-            if catalog.matching(pattern).next().is_none() {
+            // `U.resources` and `U.prompts` are governed names too (see `relay`).
+            if catalog.matching(pattern).next().is_none() && !self.names_relayed(pattern) {
                 return Err(GovernanceError::MatchesNothing(pattern.clone()));
             }
         }

@@ -239,7 +239,10 @@ fn approval_lost(approved: Option<&ApprovedCall>, refusal: &ApprovalRefusal) -> 
 }
 
 /// The digest of the arguments' JSON (keys sorted), recorded instead of the arguments.
-pub(crate) fn digest_arguments(digester: &crate::digest::Digester, arguments: Option<&JsonObject>) -> String {
+pub(crate) fn digest_arguments(
+    digester: &crate::digest::Digester,
+    arguments: Option<&JsonObject>,
+) -> String {
     let bytes = match arguments {
         Some(args) => serde_json::to_vec(args).unwrap_or_default(),
         None => b"{}".to_vec(),

@@ -7,19 +7,20 @@
 use crate::Gateway;
 use crate::principal::Principal;
 use crate::record;
-use crate::upstream::{ResourceUpdate, UpstreamError};
+use crate::upstream::UpstreamError;
 use mandate_core::{BlastRadius, CallTarget, Decision, DenyReason, ToolClass, ToolName};
 use mandate_policy::PolicyVerdict;
-use rmcp::{ErrorData, Peer, RoleServer};
 use rmcp::model::{
-    GetPromptRequestParams, GetPromptResult, Prompt, ReadResourceRequestParams,
-    ReadResourceResult, Resource, ResourceTemplate, ResourceUpdatedNotificationParam,
-    SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    GetPromptRequestParams, GetPromptResult, Prompt, ReadResourceRequestParams, ReadResourceResult,
+    Resource, ResourceTemplate, SubscribeRequestParams, UnsubscribeRequestParams,
 };
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use rmcp::{ErrorData, Peer, RoleServer};
 use std::time::Instant;
+
+mod routes;
+mod updates;
+pub use routes::ResourceRoutes;
+pub use updates::relay_updates;
 
 /// The name under which an upstream's resources are governed.
 pub const RESOURCES: &str = "resources";
@@ -32,82 +33,6 @@ const RELAY_RADIUS: BlastRadius = BlastRadius {
     destructive: false,
     open_world: false,
 };
-
-/// Which upstream listed which resource URI (and template prefix), to route reads; and who
-/// subscribed to which resource, to relay its updates.
-#[derive(Default)]
-pub struct ResourceRoutes {
-    exact: Mutex<BTreeMap<String, String>>,
-    prefixes: Mutex<BTreeMap<String, String>>,
-    /// (upstream, uri) → the subscribed agents' sessions and connections.
-    subscribers: Mutex<BTreeMap<(String, String), Vec<(String, Peer<RoleServer>)>>>,
-}
-
-impl ResourceRoutes {
-    fn subscribe(&self, upstream: &str, uri: &str, session: &str, peer: Peer<RoleServer>) {
-        if let Ok(mut subs) = self.subscribers.lock() {
-            let entry = subs.entry((upstream.to_owned(), uri.to_owned())).or_default();
-            entry.retain(|(s, _)| s != session);
-            entry.push((session.to_owned(), peer));
-        }
-    }
-
-    /// Forgets a session's subscription; true when nobody else still wants the resource.
-    fn unsubscribe(&self, upstream: &str, uri: &str, session: &str) -> bool {
-        let Ok(mut subs) = self.subscribers.lock() else {
-            return false;
-        };
-        let key = (upstream.to_owned(), uri.to_owned());
-        let left = subs.get_mut(&key).map_or(0, |entry| {
-            entry.retain(|(s, _)| s != session);
-            entry.len()
-        });
-        if left == 0 {
-            subs.remove(&key);
-        }
-        left == 0
-    }
-
-    fn subscribed(&self, update: &ResourceUpdate) -> Vec<Peer<RoleServer>> {
-        let key = (update.upstream.clone(), update.uri.clone());
-        self.subscribers
-            .lock()
-            .ok()
-            .and_then(|subs| subs.get(&key).map(|e| e.iter().map(|(_, p)| p.clone()).collect()))
-            .unwrap_or_default()
-    }
-
-    fn learn(&self, upstream: &str, uris: impl Iterator<Item = String>) {
-        if let Ok(mut exact) = self.exact.lock() {
-            exact.extend(uris.map(|uri| (uri, upstream.to_owned())));
-        }
-    }
-
-    fn learn_templates(&self, upstream: &str, templates: &[ResourceTemplate]) {
-        if let Ok(mut prefixes) = self.prefixes.lock() {
-            for t in templates {
-                // `test://dynamic/{id}` routes every URI that starts `test://dynamic/`.
-                let prefix = t.uri_template.split('{').next().unwrap_or_default();
-                if !prefix.is_empty() {
-                    prefixes.insert(prefix.to_owned(), upstream.to_owned());
-                }
-            }
-        }
-    }
-
-    fn route(&self, uri: &str) -> Option<String> {
-        if let Some(up) = self.exact.lock().ok()?.get(uri) {
-            return Some(up.clone());
-        }
-        let prefixes = self.prefixes.lock().ok()?;
-        // The longest matching prefix wins.
-        prefixes
-            .iter()
-            .filter(|(prefix, _)| uri.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len())
-            .map(|(_, up)| up.clone())
-    }
-}
 
 /// Why a relayed request failed, as the agent sees it.
 fn refused(reasons: Vec<DenyReason>) -> ErrorData {
@@ -142,8 +67,21 @@ fn unavailable(upstream: &str) -> ErrorData {
 }
 
 impl Gateway {
+    /// Does the pattern name an upstream's resources or prompts (e.g. `crm.resources`)?
+    pub fn names_relayed(&self, pattern: &mandate_core::ToolPattern) -> bool {
+        self.upstreams.names().any(|up| {
+            [RESOURCES, PROMPTS]
+                .iter()
+                .any(|kind| ToolName::from_parts(up, kind).is_ok_and(|name| pattern.matches(&name)))
+        })
+    }
+
     /// May this principal reach `U.resources` / `U.prompts`? The mandate's scope and Cedar.
-    fn relay_check(&self, principal: &Principal, governed: &ToolName) -> Result<(), Vec<DenyReason>> {
+    fn relay_check(
+        &self,
+        principal: &Principal,
+        governed: &ToolName,
+    ) -> Result<(), Vec<DenyReason>> {
         let target = CallTarget {
             tool: governed.clone(),
             radius: RELAY_RADIUS,
@@ -167,23 +105,43 @@ impl Gateway {
     fn relayed_upstreams(&self, principal: &Principal, kind: &str) -> Vec<(String, ToolName)> {
         self.upstreams
             .names()
-            .filter_map(|up| ToolName::from_parts(up, kind).ok().map(|n| (up.to_owned(), n)))
+            .filter_map(|up| {
+                ToolName::from_parts(up, kind)
+                    .ok()
+                    .map(|n| (up.to_owned(), n))
+            })
             .filter(|(_, governed)| self.relay_check(principal, governed).is_ok())
             .collect()
     }
 
     /// Every resource the principal may read, from every upstream that offers resources.
     pub async fn relayed_resources(&self, principal: &Principal) -> Vec<Resource> {
+        let reached = self.relayed_upstreams(principal, RESOURCES);
+        self.resources_of(reached.into_iter().map(|(up, _)| up))
+            .await
+    }
+
+    /// Every resource template the principal may read.
+    pub async fn relayed_templates(&self, principal: &Principal) -> Vec<ResourceTemplate> {
+        let reached = self.relayed_upstreams(principal, RESOURCES);
+        self.templates_of(reached.into_iter().map(|(up, _)| up))
+            .await
+    }
+
+    /// The resources these upstreams list, learning where each URI lives.
+    async fn resources_of(&self, upstreams: impl Iterator<Item = String>) -> Vec<Resource> {
         let mut all = Vec::new();
-        for (upstream, _) in self.relayed_upstreams(principal, RESOURCES) {
-            match self.upstreams
+        for upstream in upstreams {
+            let listed = self
+                .upstreams
                 .with_peer(&upstream, |p| async move {
                     if !offers(&p, |c| c.resources.is_some()) {
                         return Ok(Vec::new());
                     }
                     p.list_all_resources().await
                 })
-                .await {
+                .await;
+            match listed {
                 Ok(Ok(found)) => {
                     self.resource_routes
                         .learn(&upstream, found.iter().map(|r| r.uri.clone()));
@@ -195,18 +153,20 @@ impl Gateway {
         all
     }
 
-    /// Every resource template the principal may read.
-    pub async fn relayed_templates(&self, principal: &Principal) -> Vec<ResourceTemplate> {
+    /// The resource templates these upstreams list, learning which prefixes they serve.
+    async fn templates_of(&self, upstreams: impl Iterator<Item = String>) -> Vec<ResourceTemplate> {
         let mut all = Vec::new();
-        for (upstream, _) in self.relayed_upstreams(principal, RESOURCES) {
-            match self.upstreams
+        for upstream in upstreams {
+            let listed = self
+                .upstreams
                 .with_peer(&upstream, |p| async move {
                     if !offers(&p, |c| c.resources.is_some()) {
                         return Ok(Vec::new());
                     }
                     p.list_all_resource_templates().await
                 })
-                .await {
+                .await;
+            match listed {
                 Ok(Ok(found)) => {
                     self.resource_routes.learn_templates(&upstream, &found);
                     all.extend(found);
@@ -221,14 +181,16 @@ impl Gateway {
     pub async fn relayed_prompts(&self, principal: &Principal) -> Vec<Prompt> {
         let mut all = Vec::new();
         for (upstream, _) in self.relayed_upstreams(principal, PROMPTS) {
-            match self.upstreams
+            match self
+                .upstreams
                 .with_peer(&upstream, |p| async move {
                     if !offers(&p, |c| c.prompts.is_some()) {
                         return Ok(Vec::new());
                     }
                     p.list_all_prompts().await
                 })
-                .await {
+                .await
+            {
                 Ok(Ok(found)) => all.extend(found.into_iter().map(|mut p| {
                     p.name = format!("{upstream}.{}", p.name);
                     p
@@ -239,25 +201,33 @@ impl Gateway {
         all
     }
 
-    /// Which upstream serves `uri`: the one that listed it, else the only one that offers
-    /// resources to this principal.
-    async fn resource_upstream(&self, principal: &Principal, uri: &str) -> Option<String> {
+    /// Which upstream serves `uri`: the one that listed it (or a template covering it),
+    /// else the only upstream that offers resources at all. Routing ignores the principal,
+    /// so that a refused read is still decided, and audited, against the right upstream.
+    async fn resource_upstream(&self, uri: &str) -> Option<String> {
         if let Some(up) = self.resource_routes.route(uri) {
             return Some(up);
         }
         // Not listed yet (a fresh gateway, or a templated URI): list, then look again.
-        let _ = self.relayed_resources(principal).await;
-        let _ = self.relayed_templates(principal).await;
+        let everyone = || {
+            self.upstreams
+                .names()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let _ = self.resources_of(everyone().into_iter()).await;
+        let _ = self.templates_of(everyone().into_iter()).await;
         if let Some(up) = self.resource_routes.route(uri) {
             return Some(up);
         }
-        // Unlisted (a server may serve more than it lists): the only upstream offering
-        // resources to this principal answers for itself.
+        // Unlisted (a server may serve more than it lists): a sole upstream answers for itself.
         let mut offering = Vec::new();
-        for (upstream, _) in self.relayed_upstreams(principal, RESOURCES) {
+        for upstream in everyone() {
             let offers_resources = self
                 .upstreams
-                .with_peer(&upstream, |p| async move { Ok(offers(&p, |c| c.resources.is_some())) })
+                .with_peer(&upstream, |p| async move {
+                    Ok(offers(&p, |c| c.resources.is_some()))
+                })
                 .await;
             if matches!(offers_resources, Ok(Ok(true))) {
                 offering.push(upstream);
@@ -281,7 +251,8 @@ impl Gateway {
             Ok(()) => Decision::Allow,
             Err(reasons) => Decision::Deny(reasons),
         };
-        let mut event = record::decided(self, principal, governed.as_str(), None, &digest, &decision);
+        let mut event =
+            record::decided(self, principal, governed.as_str(), None, &digest, &decision);
         event.class = Some(ToolClass::Read);
         event.detail = Some(what);
         let seq = self.store.append(event).await.map_err(|e| {
@@ -304,7 +275,8 @@ impl Gateway {
         error: Option<&'static str>,
     ) {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let event = record::relay_completed(self, principal, governed, decided_seq, latency_us, error);
+        let event =
+            record::relay_completed(self, principal, governed, decided_seq, latency_us, error);
         if let Err(e) = self.store.append(event).await {
             tracing::error!(error = %e, "cannot record a relayed completion");
         }
@@ -316,7 +288,7 @@ impl Gateway {
         principal: &Principal,
         request: ReadResourceRequestParams,
     ) -> Result<ReadResourceResult, ErrorData> {
-        let Some(upstream) = self.resource_upstream(principal, &request.uri).await else {
+        let Some(upstream) = self.resource_upstream(&request.uri).await else {
             return Err(ErrorData::resource_not_found(
                 format!("no upstream offers the resource `{}`", request.uri),
                 None,
@@ -331,7 +303,8 @@ impl Gateway {
             .with_peer(&upstream, |p| async move { p.read_resource(request).await })
             .await;
         let error = (!matches!(result, Ok(Ok(_)))).then_some("upstream_failed");
-        self.relay_completed(principal, &governed, seq, started, error).await;
+        self.relay_completed(principal, &governed, seq, started, error)
+            .await;
         answered(&upstream, result)
     }
 
@@ -342,7 +315,10 @@ impl Gateway {
         mut request: GetPromptRequestParams,
     ) -> Result<GetPromptResult, ErrorData> {
         let unknown = || {
-            ErrorData::invalid_params(format!("no upstream offers a prompt named `{}`", request.name), None)
+            ErrorData::invalid_params(
+                format!("no upstream offers a prompt named `{}`", request.name),
+                None,
+            )
         };
         let (upstream, prompt) = request.name.split_once('.').ok_or_else(unknown)?;
         if !self.upstreams.names().any(|n| n == upstream) {
@@ -359,7 +335,8 @@ impl Gateway {
             .with_peer(&upstream, |p| async move { p.get_prompt(request).await })
             .await;
         let error = (!matches!(result, Ok(Ok(_)))).then_some("upstream_failed");
-        self.relay_completed(principal, &governed, seq, started, error).await;
+        self.relay_completed(principal, &governed, seq, started, error)
+            .await;
         answered(&upstream, result)
     }
 
@@ -375,14 +352,18 @@ impl Gateway {
         subscriber: Option<Peer<RoleServer>>,
     ) -> Result<(), ErrorData> {
         let on = subscriber.is_some();
-        let Some(upstream) = self.resource_upstream(principal, &uri).await else {
+        let Some(upstream) = self.resource_upstream(&uri).await else {
             return Err(ErrorData::resource_not_found(
                 format!("no upstream offers the resource `{uri}`"),
                 None,
             ));
         };
         let governed = governed_name(&upstream, RESOURCES)?;
-        let method = if on { "resources/subscribe" } else { "resources/unsubscribe" };
+        let method = if on {
+            "resources/subscribe"
+        } else {
+            "resources/unsubscribe"
+        };
         let what = serde_json::json!({ "method": method, "uri": uri });
         let seq = self.relay_decide(principal, &governed, what).await?;
         let started = Instant::now();
@@ -404,37 +385,14 @@ impl Gateway {
                 .await
         };
         let error = (!matches!(result, Ok(Ok(_)))).then_some("upstream_failed");
-        self.relay_completed(principal, &governed, seq, started, error).await;
+        self.relay_completed(principal, &governed, seq, started, error)
+            .await;
         answered(&upstream, result)?;
         if let Some(peer) = subscriber {
-            self.resource_routes.subscribe(&upstream, &uri, session, peer);
+            self.resource_routes
+                .subscribe(&upstream, &uri, session, peer);
         }
         Ok(())
-    }
-}
-
-/// Relays each upstream resource update to the agents subscribed to it, until `shutdown`.
-/// A subscriber whose connection is gone is dropped.
-pub async fn relay_updates(gw: std::sync::Arc<Gateway>, shutdown: tokio_util::sync::CancellationToken) {
-    let mut updates = gw.upstreams.resource_updates();
-    loop {
-        let update = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = updates.recv() => match next {
-                Ok(update) => update,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "resource updates were dropped: the relay fell behind");
-                    continue;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            },
-        };
-        for peer in gw.resource_routes.subscribed(&update) {
-            let params = ResourceUpdatedNotificationParam::new(update.uri.clone());
-            if peer.notify_resource_updated(params).await.is_err() {
-                tracing::debug!(uri = %update.uri, "a subscriber is gone");
-            }
-        }
     }
 }
 
@@ -443,28 +401,11 @@ fn offers(
     peer: &Peer<rmcp::RoleClient>,
     declared: impl Fn(&rmcp::model::ServerCapabilities) -> bool,
 ) -> bool {
-    peer.peer_info().is_some_and(|info| declared(&info.capabilities))
+    peer.peer_info()
+        .is_some_and(|info| declared(&info.capabilities))
 }
 
 fn governed_name(upstream: &str, kind: &str) -> Result<ToolName, ErrorData> {
     ToolName::from_parts(upstream, kind)
         .map_err(|_| ErrorData::internal_error("an upstream's name cannot be governed", None))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_listed_uri_routes_to_its_upstream_and_a_template_by_its_longest_prefix() {
-        let routes = ResourceRoutes::default();
-        routes.learn("a", ["test://static/1".to_owned()].into_iter());
-        let template = |uri: &str| ResourceTemplate::new(uri, "t");
-        routes.learn_templates("b", &[template("test://dyn/{id}")]);
-        routes.learn_templates("c", &[template("test://dyn/deep/{id}")]);
-        assert_eq!(routes.route("test://static/1").as_deref(), Some("a"));
-        assert_eq!(routes.route("test://dyn/7").as_deref(), Some("b"));
-        assert_eq!(routes.route("test://dyn/deep/7").as_deref(), Some("c"));
-        assert_eq!(routes.route("test://static/2"), None);
-    }
 }

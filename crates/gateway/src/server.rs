@@ -110,7 +110,10 @@ pub async fn serve(
         }
     });
     tokio::spawn(keep_checkpointing(Arc::clone(&gw), shutdown.clone()));
-    tokio::spawn(crate::relay::relay_updates(Arc::clone(&gw), shutdown.clone()));
+    tokio::spawn(crate::relay::relay_updates(
+        Arc::clone(&gw),
+        shutdown.clone(),
+    ));
     let app = router(Arc::clone(&gw), shutdown.clone());
     // Replies are written in pieces (SSE framing); with Nagle's algorithm on, a later piece
     // waits for the client's delayed ACK, about 40 ms on Linux.

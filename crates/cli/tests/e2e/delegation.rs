@@ -267,6 +267,8 @@ async fn an_expired_ancestor_ends_its_descendants() {
     let gw = Gateway::start(Upstream::Stdio);
     gw.add_agent("orchestrator");
     gw.add_agent("worker-7");
+    // Generous lifetimes: each CLI step starts a process, slow on a loaded machine.
+    let granted = std::time::Instant::now();
     let out: serde_json::Value = serde_json::from_str(&gw.ok(&[
         "grant",
         "--human",
@@ -278,7 +280,7 @@ async fn an_expired_ancestor_ends_its_descendants() {
         "--max-class",
         "orchestrate",
         "--expires",
-        "2s",
+        "8s",
         "--purpose",
         "short",
         "--json",
@@ -294,7 +296,7 @@ async fn an_expired_ancestor_ends_its_descendants() {
         "--tools",
         "crm.lookup_*",
         "--expires",
-        "1s",
+        "6s",
         "--json",
     ]))
     .unwrap();
@@ -302,7 +304,8 @@ async fn an_expired_ancestor_ends_its_descendants() {
         .await
         .unwrap();
     lookup(&worker, "cus_001").await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let past_expiry = std::time::Duration::from_millis(8300).saturating_sub(granted.elapsed());
+    tokio::time::sleep(past_expiry).await;
     let err = lookup(&worker, "cus_001").await.unwrap_err();
     // Tokens never outlive their chain, so the worker's token has died with the parent.
     let challenge = err.auth_challenge().unwrap_or_default().to_owned();

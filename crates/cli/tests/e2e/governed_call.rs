@@ -94,14 +94,16 @@ async fn calls_are_filtered_decided_forwarded_and_audited() {
         policy.message
     );
 
-    let unknown = error_of(call(&client, "crm.no_such_tool", serde_json::json!({})).await);
-    assert_eq!(unknown.code.0, DENIED);
+    // A name nobody offers is answered as the SDK servers answer it: a tool result with
+    // `isError`, whose text a model can read (and still a recorded denial, below).
+    let unknown = call(&client, "crm.no_such_tool", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(unknown.is_error, Some(true));
+    let text = format!("{:?}", unknown.content);
     assert!(
-        unknown
-            .message
-            .contains("no upstream offers a tool named `crm.no_such_tool`"),
-        "{}",
-        unknown.message
+        text.contains("no upstream offers a tool named `crm.no_such_tool`"),
+        "{text}"
     );
 
     // Only the allowed calls reached the upstream.

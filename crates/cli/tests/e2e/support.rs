@@ -92,6 +92,24 @@ impl Gateway {
         gw
     }
 
+    /// Starts on a config of the test's own: `body` holds its `[[upstream]]` tables and
+    /// anything else; the listen address is added.
+    pub fn start_raw(body: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = dir.path().join("mandate.toml");
+        std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\n{body}\n")).unwrap();
+        let mut gw = Self {
+            dir,
+            port,
+            config,
+            serve: None,
+            upstream: None,
+        };
+        gw.run_serve();
+        gw
+    }
+
     fn run_serve(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("serve.log")).unwrap();
         let child = Command::new(BIN)
