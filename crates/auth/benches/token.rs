@@ -28,6 +28,7 @@ fn tokens(c: &mut Criterion) {
         mandate_expires_at: NOW + 86_400,
         act: None,
         now: NOW,
+        scope: None,
     };
     let token = issuer.issue(&request).unwrap().token;
     c.bench_function("token verify (cold)", |b| {

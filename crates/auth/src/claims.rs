@@ -25,6 +25,11 @@ pub struct Claims {
     /// Who delegated to the agent, innermost last (RFC 8693 §4.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The OAuth scope the token was granted (space-separated tool patterns), when it came
+    /// from the authorization flow: a call outside it is answered with 403
+    /// `insufficient_scope`, so that the client can ask the human for more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// One link of an RFC 8693 `act` chain: the party acting, and whoever acted
@@ -50,6 +55,7 @@ pub(crate) struct RawClaims {
     jti: Option<String>,
     mid: Option<String>,
     act: Option<Actor>,
+    scope: Option<String>,
 }
 
 impl RawClaims {
@@ -69,6 +75,7 @@ impl RawClaims {
             jti: self.jti.ok_or(TokenError::MissingClaim("jti"))?,
             mandate: self.mid.ok_or(TokenError::MissingClaim("mid"))?,
             act: self.act,
+            scope: self.scope,
         })
     }
 }
@@ -93,6 +100,7 @@ mod tests {
                     act: None,
                 })),
             }),
+            scope: None,
         }
     }
 

@@ -33,6 +33,8 @@ pub struct TokenRequest {
     pub act: Option<Actor>,
     /// The current time, in Unix seconds.
     pub now: i64,
+    /// The OAuth scope granted, for tokens from the authorization flow.
+    pub scope: Option<String>,
 }
 
 /// A signed token and the claims it carries.
@@ -85,6 +87,7 @@ impl TokenIssuer {
             jti: new_jti(),
             mandate: req.mandate.clone(),
             act: req.act.clone(),
+            scope: req.scope.clone(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(crate::TOKEN_TYPE.to_owned());
@@ -129,6 +132,7 @@ mod tests {
             mandate_expires_at,
             act: None,
             now,
+            scope: None,
         }
     }
 

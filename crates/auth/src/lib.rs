@@ -39,6 +39,7 @@
 //!     mandate_expires_at: now + 3600,
 //!     act: None,
 //!     now,
+//!     scope: None,
 //! })?;
 //! let verified = verifier.verify(&issued.token, now + 10)?;
 //! assert_eq!(verified.claims().mandate, "mdt-42");

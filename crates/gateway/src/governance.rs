@@ -170,7 +170,7 @@ impl Gateway {
         self.store.insert_mandate(&mandate, event).await?;
         let chain = MandateChain::new(vec![mandate.clone()])
             .map_err(|_| GovernanceError::BrokenChain(mandate.id.clone()))?;
-        let token = self.issue_for(&chain)?;
+        let token = self.issue_for(&chain, None)?;
         Ok((mandate, token))
     }
 
@@ -186,14 +186,28 @@ impl Gateway {
 
     /// Issues a fresh token for a mandate whose chain is in force.
     pub async fn issue_token(&self, id: &MandateId) -> Result<IssuedToken, GovernanceError> {
+        self.issue_scoped_token(id, None).await
+    }
+
+    /// Issues a fresh token carrying the OAuth `scope` it was granted (see
+    /// [`mandate_auth::Claims::scope`]), for the authorization server.
+    pub async fn issue_scoped_token(
+        &self,
+        id: &MandateId,
+        scope: Option<String>,
+    ) -> Result<IssuedToken, GovernanceError> {
         let chain = self.chain(id).await?;
         chain
             .check_in_force(crate::now())
             .map_err(GovernanceError::NotInForce)?;
-        self.issue_for(&chain)
+        self.issue_for(&chain, scope)
     }
 
-    fn issue_for(&self, chain: &MandateChain) -> Result<IssuedToken, GovernanceError> {
+    fn issue_for(
+        &self,
+        chain: &MandateChain,
+        scope: Option<String>,
+    ) -> Result<IssuedToken, GovernanceError> {
         let leaf = chain.leaf();
         let request = TokenRequest {
             agent: leaf.agent.to_string(),
@@ -201,6 +215,7 @@ impl Gateway {
             mandate_expires_at: chain.expires_at().as_secs(),
             act: act_chain(chain),
             now: crate::now().as_secs(),
+            scope,
         };
         Ok(self.tokens.issuer.issue(&request)?)
     }
@@ -268,7 +283,7 @@ impl Gateway {
         event.chain = child_chain.links();
         event.detail = Some(serde_json::to_value(&child).unwrap_or_default());
         self.store.insert_mandate(&child, event).await?;
-        let token = self.issue_for(&child_chain)?;
+        let token = self.issue_for(&child_chain, None)?;
         Ok((child, token))
     }
 

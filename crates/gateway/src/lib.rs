@@ -26,6 +26,7 @@ pub mod principal;
 mod record;
 pub mod relay;
 pub mod rescue;
+mod scope_challenge;
 pub mod server;
 pub mod shed;
 pub mod telemetry;

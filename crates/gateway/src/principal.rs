@@ -127,6 +127,19 @@ pub async fn authenticate(
             Err(refusal) => return Refusal::Token(refusal).into_response(&gw),
         },
     };
+    // A token from the OAuth flow may be asked to step up its scope (see `scope_challenge`);
+    // only its requests pay for reading the body here.
+    if principal.token.claims().scope.is_some() && request.method() == http::Method::POST {
+        let (parts, body) = request.into_parts();
+        let bytes = match crate::scope_challenge::buffered(body, gw.config.max_body_bytes).await {
+            Ok(bytes) => bytes,
+            Err(too_large) => return too_large,
+        };
+        if let Some(challenge) = crate::scope_challenge::challenge(&gw, &principal, &bytes).await {
+            return challenge;
+        }
+        request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
     let method = request.method().clone();
     request.extensions_mut().insert(principal.clone());
     let response = next.run(request).await;

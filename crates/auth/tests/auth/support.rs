@@ -61,6 +61,7 @@ pub fn request() -> TokenRequest {
         mandate_expires_at: MANDATE_EXPIRES_AT,
         act: None,
         now: NOW,
+        scope: None,
     }
 }
 

@@ -1,7 +1,10 @@
 //! Interop: the official MCP SDK clients (Python `mcp` from PyPI, TypeScript
 //! `@modelcontextprotocol/sdk` from npm; versions pinned in scripts/test) do discovery,
 //! dynamic registration and the OAuth flow against a real `mandate serve`, list tools, call
-//! the approved one and see a denial as an error. The scripts play only the human.
+//! the approved one, see a policy denial as an error, and meet a 403 `insufficient_scope`
+//! for a tool outside the granted scope: the Python SDK steps up (a second consent, then the
+//! call succeeds); the TypeScript SDK (1.32.2) refreshes instead and reports the 403 as an
+//! error. The scripts play only the human.
 //!
 //! Where the SDKs come from: `$MANDATE_INTEROP_PYTHON` (an interpreter with `mcp`; scripts/test
 //! builds a venv under target/), else `python3`; `$MANDATE_INTEROP_NODE_MODULES` (a
@@ -15,7 +18,19 @@ use std::time::{Duration, Instant};
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
 const APPROVED: &str = "crm.lookup_customer";
-const DENIED: &str = "crm.update_customer";
+/// Outside the first consent's scope: answered 403 `insufficient_scope`.
+const STEP_UP: &str = "crm.update_customer";
+/// Approved on the consent page, but the shipped policy wants a human per destructive call.
+const DESTRUCTIVE: &str = "crm.purge_customers";
+
+/// What a client SDK does with a scope challenge.
+#[derive(Clone, Copy, PartialEq)]
+enum StepUp {
+    /// Runs the flow again for the wider scope; the retried call succeeds.
+    Reauthorizes,
+    /// Refreshes its token (same scope) and reports the 403 as an error.
+    GivesUp,
+}
 
 /// Says so on the real stderr: the test harness captures `eprintln!` of passing tests.
 fn skip(what: &str, how: &str) {
@@ -39,9 +54,17 @@ fn loads(program: &str, args: &[&str], env: &[(&str, String)]) -> bool {
 
 /// Runs a client script against a fresh gateway (bounded), then checks what it printed and
 /// what the gateway recorded.
-fn run(gw: &Gateway, mut command: Command, client_name: &str) {
+fn run(gw: &Gateway, mut command: Command, client_name: &str, step_up: StepUp) {
     let mut child = command
-        .args([&gw.url(), "alice@corp", PASSWORD, "bot", APPROVED, DENIED])
+        .args([
+            &gw.url(),
+            "alice@corp",
+            PASSWORD,
+            "bot",
+            APPROVED,
+            STEP_UP,
+            DESTRUCTIVE,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,9 +86,19 @@ fn run(gw: &Gateway, mut command: Command, client_name: &str) {
     );
     eprintln!("{stdout}");
     assert!(
-        stdout.contains(&format!("{DENIED} -> error -32003")),
-        "the denial is a JSON-RPC error: {stdout}"
+        stdout.contains(&format!("{DESTRUCTIVE} -> error -32003")),
+        "the policy denial is a JSON-RPC error: {stdout}"
     );
+    match step_up {
+        StepUp::Reauthorizes => assert!(
+            stdout.contains(&format!("{STEP_UP} -> ok after step-up")),
+            "{stdout}"
+        ),
+        StepUp::GivesUp => assert!(
+            stdout.contains(&format!("{STEP_UP} -> error")) && stdout.contains("403"),
+            "{stdout}"
+        ),
+    }
 
     // What the gateway recorded: the client registered, alice granted, the token went to
     // the client, the approved call was allowed and the other denied.
@@ -80,20 +113,47 @@ fn run(gw: &Gateway, mut command: Command, client_name: &str) {
         .find(|e| e["kind"] == "mandate_granted")
         .unwrap();
     assert_eq!(granted["human"], "alice@corp");
-    assert_eq!(granted["detail"]["tools"], serde_json::json!([APPROVED]));
+    assert_eq!(
+        granted["detail"]["tools"],
+        serde_json::json!([APPROVED, DESTRUCTIVE])
+    );
     let issued = audit.iter().find(|e| e["kind"] == "token_issued").unwrap();
     assert_eq!(
         issued["detail"]["client_id"],
         registered["detail"]["client_id"]
     );
-    let decided = |tool: &str| {
+    let decided = |tool: &str| -> Vec<serde_json::Value> {
         audit
             .iter()
-            .find(|e| e["kind"] == "decided" && e["tool"] == tool)
+            .filter(|e| e["kind"] == "decided" && e["tool"] == tool)
             .map(|e| e["decision"].clone())
+            .collect()
     };
-    assert_eq!(decided(APPROVED), Some("allow".into()));
-    assert_eq!(decided(DENIED), Some("deny".into()));
+    assert_eq!(decided(APPROVED), ["allow"]);
+    assert_eq!(decided(DESTRUCTIVE), ["deny"]);
+    // The scope challenge is a recorded denial too, saying how it was answered.
+    let challenged = audit
+        .iter()
+        .find(|e| e["kind"] == "decided" && e["tool"] == STEP_UP)
+        .unwrap();
+    assert_eq!(challenged["decision"], "deny");
+    assert_eq!(challenged["detail"]["answered"], "403 insufficient_scope");
+    let grants = audit.iter().filter(|e| e["kind"] == "mandate_granted");
+    match step_up {
+        StepUp::Reauthorizes => {
+            // The second consent is a new mandate, granting the wider scope.
+            let last = grants.last().unwrap();
+            assert_eq!(
+                last["detail"]["tools"],
+                serde_json::json!([APPROVED, DESTRUCTIVE, STEP_UP])
+            );
+            assert_eq!(decided(STEP_UP), ["deny", "allow"]);
+        }
+        StepUp::GivesUp => {
+            assert_eq!(grants.count(), 1);
+            assert!(decided(STEP_UP).iter().all(|d| d == "deny"));
+        }
+    }
 }
 
 #[test]
@@ -109,7 +169,7 @@ fn the_python_sdk_client_gets_a_token_through_consent_and_calls_tools() {
     let gw = gateway_with_user("");
     let mut command = Command::new(&python);
     command.arg(format!("{SCRIPTS}/python_oauth.py"));
-    run(&gw, command, "mcp python sdk interop");
+    run(&gw, command, "mcp python sdk interop", StepUp::Reauthorizes);
 }
 
 #[test]
@@ -132,5 +192,5 @@ fn the_typescript_sdk_client_gets_a_token_through_consent_and_calls_tools() {
     command
         .arg(format!("{SCRIPTS}/typescript_oauth.cjs"))
         .env("NODE_PATH", &modules);
-    run(&gw, command, "mcp typescript sdk interop");
+    run(&gw, command, "mcp typescript sdk interop", StepUp::GivesUp);
 }

@@ -122,9 +122,41 @@ async fn a_human_grants_on_the_consent_page_and_the_client_calls_within_it() {
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     assert_eq!(names, ["crm.lookup_customer"]);
     assert!(lookup_ok(&client).await);
+    // Outside the granted scope: 403 insufficient_scope, naming the scope to ask for
+    // (what was granted plus the tool), so the client can send the human back (step-up).
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "crm.update_customer", "arguments": {"id": "cus_001", "email": "x@y"}},
+    });
+    let (status, headers, _) = post_raw(
+        &gw.url(),
+        Some(access),
+        body.to_string(),
+        &[("mcp-protocol-version", "2026-07-28")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let challenge = headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("scope=\"crm.lookup_customer crm.update_customer\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    // A tool the gateway does not offer is no scope matter: the call is answered as usual.
+    let unknown = call(&client, "crm.no_such_tool", serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(unknown.is_error, Some(true));
+    // An operator's token for the same agent is never challenged: no flow to step up with.
+    let (_, operator_token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
+    let operator = client_legacy(&gw.url(), &operator_token).await.unwrap();
     let denied = error_of(
         call(
-            &client,
+            &operator,
             "crm.update_customer",
             serde_json::json!({"id": "cus_001", "email": "x@y"}),
         )

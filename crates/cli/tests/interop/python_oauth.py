@@ -5,10 +5,13 @@ resource and authorization server metadata after the first 401, registers itself
 runs the authorization code flow with PKCE, and retries with the token. This script plays
 only the human, through the SDK's redirect and callback handlers: it opens the authorization
 URL, signs in and approves on the consent page over plain HTTP (urllib), and hands the code
-from the redirect back to the SDK. Then it lists tools, calls the approved one, and expects
-a call outside the mandate to come back as an error.
+from the redirect back to the SDK. Then it lists tools, calls the approved one, expects an
+approved destructive one to come back as a JSON-RPC error (the organisation's policy wants a
+human's approval per call), and calls a tool outside the granted scope: the gateway answers
+403 insufficient_scope, the SDK runs the flow again for the wider scope (step-up), the human
+approves it, and the retried call succeeds.
 
-Usage: python_oauth.py MCP_URL USER PASSWORD AGENT APPROVED_TOOL DENIED_TOOL
+Usage: python_oauth.py MCP_URL USER PASSWORD AGENT APPROVED_TOOL STEP_UP_TOOL DESTRUCTIVE_TOOL
 Prints one line per step; exits 0 only when every expectation held.
 """
 
@@ -63,8 +66,8 @@ def hidden(page: str, name: str) -> str:
     return html.unescape(found.group(1))
 
 
-def play_human(authorization_url: str, user: str, password: str, agent: str, tool: str) -> AuthorizationCodeResult:
-    """Signs in and approves only `tool` for `agent`, as a person in a browser would."""
+def play_human(authorization_url: str, user: str, password: str, agent: str, tools: list[str]) -> AuthorizationCodeResult:
+    """Signs in and approves only `tools` for `agent`, as a person in a browser would."""
     print(f"human: opening {authorization_url.split('?')[0]}")
     base = authorization_url.split("/oauth/authorize")[0]
     opener = urllib.request.build_opener(NoRedirect)
@@ -76,17 +79,17 @@ def play_human(authorization_url: str, user: str, password: str, agent: str, too
     answer = opener.open(urllib.request.Request(f"{base}/oauth/authorize", data=sign_in))
     cookie = answer.headers["Set-Cookie"].split(";")[0]
     consent = answer.read().decode()
-    for shown in (agent, tool, "Read:", "name=\"expires\""):
+    for shown in (agent, *tools, "Read:", "name=\"expires\""):
         if shown not in consent:
             raise SystemExit(f"FAIL: the consent page does not show {shown!r}:\n{consent}")
-    print(f"human: signed in as {user}; approving {tool} for {agent}")
+    print(f"human: signed in as {user}; approving {' '.join(tools)} for {agent}")
     approve = urllib.parse.urlencode(
         [
             ("request", request),
             ("csrf", hidden(consent, "csrf")),
             ("step", "approve"),
             ("agent", agent),
-            ("tool", tool),
+            *[("tool", tool) for tool in tools],
             ("expires", "3600"),
             ("purpose", "python sdk interop"),
         ]
@@ -105,11 +108,16 @@ def play_human(authorization_url: str, user: str, password: str, agent: str, too
 
 
 async def main() -> None:
-    url, user, password, agent, allowed, denied = sys.argv[1:7]
+    url, user, password, agent, allowed, step_up, destructive = sys.argv[1:8]
     answers: list[AuthorizationCodeResult] = []
+    # The first consent grants two tools; the step-up asks for the third as well.
+    consents = [[allowed, destructive], [allowed, destructive, step_up]]
 
     async def redirect_handler(authorization_url: str) -> None:
-        answers.append(await asyncio.to_thread(play_human, authorization_url, user, password, agent, allowed))
+        if not consents:
+            raise SystemExit("FAIL: the client asked the human a third time")
+        tools = consents.pop(0)
+        answers.append(await asyncio.to_thread(play_human, authorization_url, user, password, agent, tools))
 
     async def callback_handler() -> AuthorizationCodeResult:
         return answers.pop()
@@ -136,20 +144,24 @@ async def main() -> None:
                 print(f"client: registered as {storage.client.client_id if storage.client else None}")
                 tools = [t.name for t in (await session.list_tools()).tools]
                 print(f"client: tools/list -> {tools}")
-                if tools != [allowed]:
-                    raise SystemExit(f"FAIL: expected only {allowed}, got {tools}")
+                if sorted(tools) != sorted([allowed, destructive]):
+                    raise SystemExit(f"FAIL: expected {allowed} and {destructive}, got {tools}")
                 result = await session.call_tool(allowed, {"id": "cus_001"})
                 if result.is_error:
                     raise SystemExit(f"FAIL: the approved tool failed: {result}")
                 print(f"client: {allowed} -> ok")
                 try:
-                    refused = await session.call_tool(denied, {"id": "cus_001", "email": "x@example.com"})
+                    refused = await session.call_tool(destructive, {})
                 except MCPError as error:
-                    print(f"client: {denied} -> error {error.error.code}: {error.error.message}")
+                    print(f"client: {destructive} -> error {error.error.code}: {error.error.message}")
                 else:
-                    if not refused.is_error:
-                        raise SystemExit(f"FAIL: {denied} was not refused: {refused}")
-                    print(f"client: {denied} -> is_error result")
+                    raise SystemExit(f"FAIL: {destructive} was not refused: {refused}")
+                stepped = await session.call_tool(step_up, {"id": "cus_001", "email": "new@example.com"})
+                if stepped.is_error:
+                    raise SystemExit(f"FAIL: the stepped-up call failed: {stepped}")
+                if consents:
+                    raise SystemExit("FAIL: the call outside the scope did not ask the human again")
+                print(f"client: {step_up} -> ok after step-up (scope now {storage.tokens.scope if storage.tokens else None})")
     if storage.tokens is None or not storage.tokens.refresh_token:
         raise SystemExit("FAIL: no refresh token was stored")
     print("PASS")

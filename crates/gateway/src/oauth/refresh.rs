@@ -45,7 +45,7 @@ pub(super) async fn refresh(gw: &Gateway, form: TokenForm) -> Result<Granted, To
             ));
         }
     };
-    let token = access_token(gw, &spent.mandate).await?;
+    let token = access_token(gw, &spent.mandate, &spent.scope).await?;
     audit_issued(gw, &spent.mandate, &client_id, "refresh_token").await;
     Ok(Granted::new(token, &next, spent.scope))
 }

@@ -162,7 +162,7 @@ async fn redeem(oauth: &OAuth, form: TokenForm) -> Result<Granted, TokenEndpoint
             "the `code_verifier` does not match the `code_challenge`",
         ));
     }
-    let token = access_token(gw, &issued.mandate).await?;
+    let token = access_token(gw, &issued.mandate, &issued.scope).await?;
     let refresh = Secret::generate();
     let digest = refresh.digest().as_str().to_owned();
     let grant = RefreshGrant {
@@ -185,17 +185,21 @@ async fn redeem(oauth: &OAuth, form: TokenForm) -> Result<Granted, TokenEndpoint
 pub(super) async fn access_token(
     gw: &Gateway,
     mandate: &MandateId,
+    scope: &str,
 ) -> Result<IssuedToken, TokenEndpointError> {
     use crate::governance::GovernanceError as G;
-    gw.issue_token(mandate).await.map_err(|e| match e {
-        G::NotInForce(_) | G::UnknownMandate(_) => {
-            TokenEndpointError::InvalidGrant("the mandate behind this grant is no longer in force")
-        }
-        other => {
-            tracing::error!(error = %other, "cannot issue a token");
-            TokenEndpointError::Internal
-        }
-    })
+    let scope = Some(scope.to_owned()).filter(|s| !s.is_empty());
+    gw.issue_scoped_token(mandate, scope)
+        .await
+        .map_err(|e| match e {
+            G::NotInForce(_) | G::UnknownMandate(_) => TokenEndpointError::InvalidGrant(
+                "the mandate behind this grant is no longer in force",
+            ),
+            other => {
+                tracing::error!(error = %other, "cannot issue a token");
+                TokenEndpointError::Internal
+            }
+        })
 }
 
 /// Records that a token was handed to an OAuth client.
