@@ -142,7 +142,7 @@ fn run(gw: &Gateway, mut command: Command, client_name: &str, step_up: StepUp) {
     match step_up {
         StepUp::Reauthorizes => {
             // The second consent is a new mandate, granting the wider scope.
-            let last = grants.last().unwrap();
+            let last = grants.clone().next_back().unwrap();
             assert_eq!(
                 last["detail"]["tools"],
                 serde_json::json!([APPROVED, DESTRUCTIVE, STEP_UP])
