@@ -18,6 +18,8 @@ mod audit_tamper;
 mod bad_input;
 mod bench;
 mod checkpoints;
+mod connect;
+mod connect_oauth;
 mod delegation;
 mod durability;
 mod export;
