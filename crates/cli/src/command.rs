@@ -6,6 +6,7 @@ mod agents;
 mod approvals;
 mod audit;
 mod bench;
+mod connect;
 mod delegate;
 mod demo;
 mod demo_upstream;
@@ -58,6 +59,8 @@ pub enum Command {
     Audit(audit::Command),
     /// Measure Mandate against direct calls and nginx.
     Bench(bench::Args),
+    /// Bridge a local stdio MCP client (a desktop agent) to a remote Mandate gateway.
+    Connect(connect::Args),
     /// The demo upstream MCP server (used by `mandate demo` and tests).
     #[command(hide = true)]
     DemoUpstream(demo_upstream::Args),
@@ -87,6 +90,7 @@ pub async fn run(command: Command, global: GlobalArgs) -> anyhow::Result<ExitCod
         Command::Audit(cmd) => audit::run(cmd, &global).await,
         Command::Keys(cmd) => keys::run(cmd, &global).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Connect(args) => connect::run(args).await,
         Command::DemoUpstream(args) => demo_upstream::run(args).await,
     }
 }

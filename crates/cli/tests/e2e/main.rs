@@ -19,6 +19,8 @@ mod bad_input;
 mod bench;
 mod checkpoints;
 mod conformance;
+mod connect;
+mod connect_oauth;
 mod delegation;
 mod durability;
 mod everything;
