@@ -25,6 +25,7 @@ mod governed_call;
 mod interop;
 mod oauth;
 mod oauth_attacks;
+mod oidc;
 mod operator;
 mod otel;
 mod robustness;
