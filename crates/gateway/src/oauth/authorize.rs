@@ -344,44 +344,7 @@ async fn sign_in(
         return wrong(StatusCode::UNAUTHORIZED);
     }
     oauth.limiter.succeeded(user);
-    start_session(oauth, id, pending, human, now).await
-}
-
-/// A human proved who they are (password or external provider): a session starts, bound
-/// to this request, and the consent page is shown with the session cookie.
-pub(super) async fn start_session(
-    oauth: &OAuth,
-    id: &str,
-    pending: &Pending,
-    human: HumanId,
-    now: Instant,
-) -> Response {
-    let gw = &oauth.gw;
-    let Ok(cookie) = oauth.memory.sign_in(human, now) else {
-        return page::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many sign-ins at once; try again soon",
-        );
-    };
-    oauth.memory.bind(id, cookie.digest());
-    let Some((_, session)) = oauth.memory.session(cookie.as_str(), now) else {
-        return page::error(StatusCode::INTERNAL_SERVER_ERROR, "the session was lost");
-    };
-    let mut response = consent::page(oauth, &pending.request, id, &session, None).await;
-    let secure = if gw.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let max_age = super::memory::SESSION_TTL.as_secs();
-    let cookie = format!(
-        "{COOKIE}={}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        cookie.as_str()
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    consent::start_session(oauth, id, pending, human, now).await
 }
 
 async fn audit_sign_in(

@@ -14,7 +14,7 @@ mod provider;
 
 use super::authorize::{self, cookie, field, single_params};
 use super::memory::Pending;
-use super::{OAuth, page};
+use super::{OAuth, consent, page};
 use crate::Gateway;
 use crate::config::OidcConfig;
 use axum::extract::{ConnectInfo, RawQuery, Request, State};
@@ -223,7 +223,7 @@ pub(super) async fn callback(
         subject: subject.as_deref(),
     };
     audit(&oauth, &attempt, Some(&human), Ok(())).await;
-    let mut response = authorize::start_session(&oauth, id, &pending, human, now).await;
+    let mut response = consent::start_session(&oauth, id, &pending, human, now).await;
     let spent = format!("{FLIGHT_COOKIE}=; Path=/oauth/oidc; HttpOnly; SameSite=Lax; Max-Age=0");
     if let Ok(value) = HeaderValue::from_str(&spent) {
         response.headers_mut().append(header::SET_COOKIE, value);
