@@ -356,12 +356,37 @@ async fn a_replayed_or_stolen_provider_callback_signs_nobody_in() {
         "no session from a replay"
     );
 
-    let sign_ins = gw
+    // An answer naming another issuer (RFC 9207 mix-up) is refused, from the right browser.
+    let mut browser = Browser::default();
+    let (_, callback) = through_provider(&mut browser, &flow, "alice").await;
+    let mut url = ::reqwest::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| match k.as_ref() {
+            "iss" => (k.into_owned(), "https://evil.example".to_owned()),
+            _ => (k.into_owned(), v.into_owned()),
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let mixed_up = browser.get(url.as_str()).await;
+    assert_eq!(mixed_up.status, 401, "{}", mixed_up.body);
+    assert!(
+        mixed_up.body.contains("another issuer"),
+        "{}",
+        mixed_up.body
+    );
+
+    let sign_ins: Vec<_> = gw
         .audit()
         .into_iter()
         .filter(|e| e["kind"] == "sign_in")
-        .count();
-    assert_eq!(sign_ins, 1, "only the first callback signed anyone in");
+        .map(|e| e["decision"].clone())
+        .collect();
+    assert_eq!(
+        sign_ins,
+        ["allow", "deny"],
+        "only the first callback signed anyone in"
+    );
     assert!(granted(&gw).is_empty());
 }
 

@@ -194,6 +194,11 @@ pub(super) async fn callback(
             page::sign_in(&view, Some(&why), StatusCode::UNAUTHORIZED)
         }
     };
+    // RFC 9207: a provider that names itself in its answer must name the configured issuer.
+    if get("iss").is_some_and(|iss| iss != oidc.provider.config.issuer) {
+        let why = "the answer names another issuer than the configured provider".to_owned();
+        return refuse(why, None, None).await;
+    }
     if let Some(error) = get("error") {
         let why = format!("the sign-in provider refused: {error}");
         return refuse(why, None, None).await;
