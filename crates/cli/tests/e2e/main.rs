@@ -11,6 +11,7 @@
 )]
 
 mod oauth_support;
+mod oidc_support;
 mod support;
 
 mod approvals;
