@@ -17,7 +17,8 @@
 //!
 //! For the OAuth authorization server: [`password`] (argon2id hashes of local users'
 //! passwords), [`pkce`] (S256 challenges, checked in constant time) and [`secret`]
-//! (opaque codes and refresh tokens, kept only as digests).
+//! (opaque codes and refresh tokens, kept only as digests); [`id_token`] checks ID tokens
+//! from an external OpenID Connect provider for its sign-in.
 //!
 //! The verifier pins the algorithm: it never lets the token's header choose
 //! how the token is checked, and it takes the current time as an argument so
@@ -49,6 +50,7 @@
 
 mod claims;
 mod error;
+pub mod id_token;
 mod issue;
 mod key;
 pub mod password;

@@ -74,6 +74,12 @@ impl CodeChallenge {
     }
 }
 
+/// The S256 challenge of a verifier, for when Mandate is itself the client (signing in
+/// at an external OpenID Connect provider).
+pub fn s256_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +95,7 @@ mod tests {
         assert_eq!(c.verify(&VERIFIER.replace('d', "e")), PkceCheck::Refused);
         assert_eq!(c.verify(""), PkceCheck::Refused);
         assert_eq!(c.verify(CHALLENGE), PkceCheck::Refused);
+        assert_eq!(s256_challenge(VERIFIER), CHALLENGE);
     }
 
     #[test]

@@ -15,7 +15,10 @@ mod oauth;
 mod otel;
 pub use approvals::{ApprovalsConfig, Approver, DEFAULT_APPROVAL_TIMEOUT};
 pub use catalog::{CatalogConfig, NewTools};
-pub use oauth::{ClientIdSchemes, OAuthConfig, Registration};
+pub use oauth::{
+    ClientIdSchemes, ClientSecret, DEFAULT_SUBJECT_PREFIX, HumanClaim, IssuerSchemes, OAuthConfig,
+    OidcConfig, Registration,
+};
 pub use otel::OtelConfig;
 
 /// Why a configuration was refused.
@@ -297,7 +300,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let otel = raw.otel.map(otel::validate).transpose()?;
     let catalog = catalog::validate(raw.catalog)?;
     let approvals = approvals::validate(raw.approvals)?;
-    let oauth = oauth::validate(raw.oauth.unwrap_or_default())?;
+    let oauth = oauth::validate(raw.oauth.unwrap_or_default(), base)?;
     Ok(GatewayConfig {
         listen,
         public_url,

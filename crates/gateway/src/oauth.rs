@@ -6,6 +6,8 @@
 //! a single-use code) → `token` (code with PKCE, rotating `refresh`, RFC 8693 `exchange`).
 //! Clients are registered (`register`, RFC 7591) or are Client ID Metadata Documents
 //! (`clients`). Codes, sessions and pending requests live in this node's `memory`.
+//! People sign in with a local password or, when configured, an external OpenID Connect
+//! provider (`oidc`).
 
 mod authorize;
 mod clients;
@@ -14,6 +16,7 @@ mod exchange;
 mod limiter;
 mod memory;
 pub mod metadata;
+mod oidc;
 mod page;
 mod refresh;
 mod register;
@@ -38,15 +41,24 @@ struct OAuth {
     gw: Arc<Gateway>,
     memory: Arc<memory::Memory>,
     limiter: Arc<limiter::Limiter>,
+    /// The external OpenID Connect provider, when `[oauth.oidc]` is set.
+    oidc: Option<Arc<oidc::Oidc>>,
 }
 
 /// The authorization server's endpoints and the metadata documents, outside the `/mcp`
 /// authentication layer.
 pub fn router(gw: Arc<Gateway>) -> Router {
+    let oidc = gw
+        .config
+        .oauth
+        .oidc
+        .clone()
+        .map(|config| Arc::new(oidc::Oidc::new(config, &gw.config.public_url)));
     let state = OAuth {
         gw,
         memory: Arc::default(),
         limiter: Arc::default(),
+        oidc,
     };
     let resource_at_mcp = format!("{}/mcp", metadata::RESOURCE_METADATA_PATH);
     Router::new()
@@ -56,6 +68,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(authorize::show).post(authorize::submit),
         )
         .route("/oauth/register", post(register::register))
+        .route("/oauth/oidc/start", post(oidc::start))
+        .route("/oauth/oidc/callback", get(oidc::callback))
         .route(metadata::RESOURCE_METADATA_PATH, get(metadata::resource))
         .route(&resource_at_mcp, get(metadata::resource))
         .route(metadata::SERVER_METADATA_PATH, get(metadata::server))

@@ -11,6 +11,7 @@
 )]
 
 mod oauth_support;
+mod oidc_support;
 mod support;
 
 mod approvals;
@@ -29,6 +30,7 @@ mod governed_call;
 mod interop;
 mod oauth;
 mod oauth_attacks;
+mod oidc;
 mod operator;
 mod otel;
 mod robustness;

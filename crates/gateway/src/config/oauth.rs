@@ -1,7 +1,12 @@
 //! `[oauth]`: how the gateway's OAuth authorization server treats clients and consents.
 
+mod oidc;
+
+pub use oidc::{ClientSecret, DEFAULT_SUBJECT_PREFIX, HumanClaim, IssuerSchemes, OidcConfig};
+
 use super::{ConfigError, invalid, parse_duration};
 use serde::Deserialize;
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, Default, Deserialize)]
@@ -11,6 +16,7 @@ pub(super) struct RawOAuth {
     dynamic_registration: Option<bool>,
     client_id_documents: Option<bool>,
     danger_http_client_ids: Option<bool>,
+    oidc: Option<oidc::RawOidc>,
 }
 
 /// Which client ids that are URLs (Client ID Metadata Documents) are fetched.
@@ -43,6 +49,8 @@ pub struct OAuthConfig {
     pub registration: Registration,
     /// Which client id URLs are fetched.
     pub client_ids: ClientIdSchemes,
+    /// The external OpenID Connect provider people may sign in with (`[oauth.oidc]`).
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for OAuthConfig {
@@ -51,11 +59,12 @@ impl Default for OAuthConfig {
             max_lifetime: Duration::from_secs(8 * 3600),
             registration: Registration::Open,
             client_ids: ClientIdSchemes::HttpsOnly,
+            oidc: None,
         }
     }
 }
 
-pub(super) fn validate(raw: RawOAuth) -> Result<OAuthConfig, ConfigError> {
+pub(super) fn validate(raw: RawOAuth, base: &Path) -> Result<OAuthConfig, ConfigError> {
     let defaults = OAuthConfig::default();
     let max_lifetime = match raw.max_lifetime {
         None => defaults.max_lifetime,
@@ -81,6 +90,7 @@ pub(super) fn validate(raw: RawOAuth) -> Result<OAuthConfig, ConfigError> {
             (_, Some(true)) => ClientIdSchemes::DangerAlsoLoopbackHttp,
             (_, Some(false) | None) => ClientIdSchemes::HttpsOnly,
         },
+        oidc: raw.oidc.map(|o| oidc::validate(o, base)).transpose()?,
     })
 }
 

@@ -77,7 +77,7 @@ impl BackToClient {
 }
 
 /// Query parameters, each at most once (RFC 6749 §3.1); `Err` names a repeated one.
-fn single_params(query: &str) -> Result<HashMap<String, String>, String> {
+pub(super) fn single_params(query: &str) -> Result<HashMap<String, String>, String> {
     let mut params = HashMap::new();
     for (k, v) in form_urlencoded::parse(query.as_bytes()).into_owned() {
         if params.insert(k.clone(), v).is_some() {
@@ -140,7 +140,11 @@ pub(super) async fn show(
             oauth.memory.bind(id.as_str(), digest);
             consent::page(&oauth, &request, id.as_str(), &session, None).await
         }
-        None => page::sign_in(id.as_str(), &request.client.name, None, StatusCode::OK),
+        None => page::sign_in(
+            &sign_in_view(&oauth, id.as_str(), &request.client.name),
+            None,
+            StatusCode::OK,
+        ),
     }
 }
 
@@ -208,15 +212,32 @@ fn offered_tools(gw: &Gateway, scope: Option<&str>) -> Result<Vec<ToolName>, Str
     Ok(tools)
 }
 
+/// What the sign-in page shows for a pending request.
+pub(super) fn sign_in_view<'a>(
+    oauth: &'a OAuth,
+    id: &'a str,
+    client: &'a str,
+) -> page::SignInView<'a> {
+    page::SignInView {
+        request: id,
+        client,
+        provider: oauth.oidc.as_ref().map(|o| o.name()),
+    }
+}
+
 /// The live session the request's cookie names.
 fn session(oauth: &OAuth, headers: &HeaderMap, now: Instant) -> Option<(SecretDigest, Session)> {
+    oauth.memory.session(cookie(headers, COOKIE)?, now)
+}
+
+/// The value of the cookie `name`.
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let value = cookies
+    cookies
         .split(';')
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)?
-        .1;
-    oauth.memory.session(value, now)
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
 }
 
 /// `POST /oauth/authorize`: the sign-in form, and the consent form's approve or deny.
@@ -290,19 +311,13 @@ async fn sign_in(
 ) -> Response {
     let gw = &oauth.gw;
     let client = &pending.request.client;
-    let wrong = |status| {
-        page::sign_in(
-            id,
-            &client.name,
-            Some("unknown user or wrong password"),
-            status,
-        )
-    };
+    let view = sign_in_view(oauth, id, &client.name);
+    let wrong = |status| page::sign_in(&view, Some("unknown user or wrong password"), status);
     let user = user.trim();
     if oauth.limiter.check(user, address, now) == Attempt::Limited {
         tracing::warn!(user, ?address, "sign-in refused: too many failures");
         let why = "too many failed sign-ins: wait 15 minutes and try again";
-        return page::sign_in(id, &client.name, Some(why), StatusCode::TOO_MANY_REQUESTS);
+        return page::sign_in(&view, Some(why), StatusCode::TOO_MANY_REQUESTS);
     }
     let Ok(human) = HumanId::new(user) else {
         oauth.limiter.failed(user, address, now);
@@ -329,31 +344,7 @@ async fn sign_in(
         return wrong(StatusCode::UNAUTHORIZED);
     }
     oauth.limiter.succeeded(user);
-    let Ok(cookie) = oauth.memory.sign_in(human, now) else {
-        return page::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many sign-ins at once; try again soon",
-        );
-    };
-    oauth.memory.bind(id, cookie.digest());
-    let Some((_, session)) = oauth.memory.session(cookie.as_str(), now) else {
-        return page::error(StatusCode::INTERNAL_SERVER_ERROR, "the session was lost");
-    };
-    let mut response = consent::page(oauth, &pending.request, id, &session, None).await;
-    let secure = if gw.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let max_age = super::memory::SESSION_TTL.as_secs();
-    let cookie = format!(
-        "{COOKIE}={}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        cookie.as_str()
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    consent::start_session(oauth, id, pending, human, now).await
 }
 
 async fn audit_sign_in(

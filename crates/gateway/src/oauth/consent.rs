@@ -1,15 +1,15 @@
-//! The consent page and what the human's answer does: approval records a root mandate
-//! granted by that human (`Gateway::grant`, audited) and sends the client a single-use
-//! code; refusal is audited and sends the client `access_denied`.
+//! The consent page, shown once a human has signed in (a session starts), and what the
+//! answer does: approval grants a root mandate in the human's name (`Gateway::grant`,
+//! audited) and sends the client a single-use code; refusal is audited, `access_denied`.
 
-use super::authorize::{AuthorizationRequest, BackToClient, field};
-use super::memory::{IssuedCode, Session};
+use super::authorize::{self, AuthorizationRequest, BackToClient, field};
+use super::memory::{IssuedCode, Pending, Session};
 use super::{OAuth, page};
 use crate::governance::GrantRequest;
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
 use mandate_audit::{AuditEvent, EventKind};
-use mandate_core::{AgentId, ToolClass, ToolPattern};
+use mandate_core::{AgentId, HumanId, ToolClass, ToolPattern};
 use std::time::{Duration, Instant};
 
 /// The expiries offered below the configured maximum.
@@ -83,6 +83,44 @@ pub(super) async fn page(
         StatusCode::OK
     };
     page::consent(&view, status)
+}
+
+/// A human proved who they are (password or external provider): a session starts, bound
+/// to this request, and the consent page is shown with the session cookie.
+pub(super) async fn start_session(
+    oauth: &OAuth,
+    id: &str,
+    pending: &Pending,
+    human: HumanId,
+    now: Instant,
+) -> Response {
+    let gw = &oauth.gw;
+    let Ok(cookie) = oauth.memory.sign_in(human, now) else {
+        return page::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many sign-ins at once; try again soon",
+        );
+    };
+    oauth.memory.bind(id, cookie.digest());
+    let Some((_, session)) = oauth.memory.session(cookie.as_str(), now) else {
+        return page::error(StatusCode::INTERNAL_SERVER_ERROR, "the session was lost");
+    };
+    let mut response = page(oauth, &pending.request, id, &session, None).await;
+    let secure = if gw.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = super::memory::SESSION_TTL.as_secs();
+    let cookie = format!(
+        "{}={}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        authorize::COOKIE,
+        cookie.as_str()
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// What the human approved, read from the form and checked against what was offered.

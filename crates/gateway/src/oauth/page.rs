@@ -70,26 +70,47 @@ pub(super) fn error(status: StatusCode, message: &str) -> Response {
     html(status, "Mandate: error", &body)
 }
 
-/// The sign-in form.
+/// What the sign-in page shows.
+pub(super) struct SignInView<'a> {
+    /// The pending request's id.
+    pub(super) request: &'a str,
+    /// The client's name.
+    pub(super) client: &'a str,
+    /// The external OpenID Connect provider's name, when one is configured.
+    pub(super) provider: Option<&'a str>,
+}
+
+/// The sign-in form, and the external provider's button when there is one.
 pub(super) fn sign_in(
-    request: &str,
-    client: &str,
+    view: &SignInView<'_>,
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let problem = problem
         .map(|p| format!("<p class=\"error\">{}</p>", escape(p)))
         .unwrap_or_default();
+    let provider = view
+        .provider
+        .map(|name| {
+            format!(
+                "<form method=\"post\" action=\"/oauth/oidc/start\">\
+                 <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+                 <button type=\"submit\">Sign in with {name}</button></form><p class=\"muted\">or with a Mandate account:</p>",
+                request = escape(view.request),
+                name = escape(name),
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<h1>Sign in to Mandate</h1><p><b>{client}</b> asks to act for you through this gateway.</p>{problem}\
+        "<h1>Sign in to Mandate</h1><p><b>{client}</b> asks to act for you through this gateway.</p>{problem}{provider}\
          <form method=\"post\" action=\"/oauth/authorize\">\
          <input type=\"hidden\" name=\"request\" value=\"{request}\">\
          <input type=\"hidden\" name=\"step\" value=\"sign_in\">\
          <label>User <input name=\"username\" autocomplete=\"username\" required></label>\
          <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
          <button type=\"submit\">Sign in</button></form>",
-        client = escape(client),
-        request = escape(request),
+        client = escape(view.client),
+        request = escape(view.request),
     );
     html(status, "Mandate: sign in", &body)
 }
