@@ -68,6 +68,18 @@ async fn list(json: bool, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             format!(", {withheld} withheld")
         }
     );
+    // One column for every name, however long (third-party servers have long tool names).
+    let name_width = catalog
+        .tools()
+        .map(|t| t.name.as_str().chars().count() + 2)
+        .chain(
+            catalog
+                .held()
+                .map(|h| h.tool.name.as_str().chars().count() + 2),
+        )
+        .max()
+        .unwrap_or(0)
+        .max(36);
     for class in ToolClass::ALL {
         let tools: Vec<_> = catalog
             .tools()
@@ -79,7 +91,7 @@ async fn list(json: bool, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         println!("\n{} ({})", class.as_str().to_uppercase(), tools.len());
         for t in tools {
             println!(
-                "  {:<36}{:<26} class from {}",
+                "  {:<name_width$}{:<26} class from {}",
                 t.name.as_str(),
                 marks(t, &tool_review::review(&t.definition)),
                 t.source
@@ -89,7 +101,7 @@ async fn list(json: bool, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if withheld > 0 {
         println!("\nWITHHELD ({withheld}): not listed to agents, calls refused, until accepted");
         for held in catalog.held() {
-            println!("  {:<36}{}", held.tool.name.as_str(), held.why);
+            println!("  {:<name_width$}{}", held.tool.name.as_str(), held.why);
             for flag in &held.flags {
                 println!("      flag: {flag}");
             }

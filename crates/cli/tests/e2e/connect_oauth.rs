@@ -119,8 +119,6 @@ async fn connect_signs_in_through_the_browser_then_reuses_and_refreshes_stored_c
         lookup(&client, "cus_001").await.unwrap().is_error,
         Some(false)
     );
-    let denied = error_of(call(&client, DENIED, serde_json::json!({"id": "cus_001"})).await);
-    assert_eq!(denied.code.0, -32003, "{denied:?}");
     drop(client);
 
     // The credentials file is the owner's alone, in a directory that is too.
@@ -192,6 +190,70 @@ async fn connect_signs_in_through_the_browser_then_reuses_and_refreshes_stored_c
         count(&gw, "mandate_granted"),
         1,
         "no new consent was needed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_outside_the_scope_asks_the_human_for_more_then_goes_through() {
+    let gw = gateway_with_user("");
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials.json");
+    let creds_arg = creds.to_str().unwrap();
+    login(&gw, creds_arg).await;
+    let mut connect = Connect::spawn(&[&gw.url(), "--credentials", creds_arg]);
+    let client = connect.client().await;
+    // The gateway answers 403 insufficient_scope; connect sends the human back for the wider
+    // scope while the call waits, and retries it with the new token.
+    let human = async {
+        let url = authorize_url(&mut connect).await;
+        let scope: std::collections::HashMap<String, String> = ::reqwest::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert_eq!(scope["scope"], format!("{APPROVED} {DENIED}"));
+        let location = consent(&url, &[APPROVED, DENIED]).await;
+        browser_lands(&location).await
+    };
+    let (result, landed) = tokio::join!(
+        call(
+            &client,
+            DENIED,
+            serde_json::json!({"id": "cus_001", "email": "a@b.example"})
+        ),
+        human
+    );
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    let result = result.unwrap();
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    drop(client);
+    assert!(
+        connect.stderr().contains("asking for"),
+        "{}",
+        connect.stderr()
+    );
+
+    // Recorded: the challenge (a denial), the second consent (a new mandate), the allowed call.
+    let audit = gw.audit();
+    let decided: Vec<_> = audit
+        .iter()
+        .filter(|e| e["kind"] == "decided" && e["tool"] == DENIED)
+        .map(|e| e["decision"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(decided, ["deny", "allow"]);
+    let grants: Vec<_> = audit
+        .iter()
+        .filter(|e| e["kind"] == "mandate_granted")
+        .collect();
+    assert_eq!(grants.len(), 2);
+    assert_eq!(
+        grants[1]["detail"]["tools"],
+        serde_json::json!([APPROVED, DENIED])
+    );
+    // The stored credentials are the wider ones now.
+    assert!(
+        stored(&creds)["access_token"] != serde_json::Value::Null,
+        "credentials kept"
     );
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP client under rmcp's streamable-HTTP transport: reqwest with connect's current
-//! bearer token, renewed and retried once when the gateway answers 401.
+//! bearer token, renewed and retried once when the gateway answers 401 (or, after a 403
+//! `insufficient_scope`, once a human approved the wider scope).
 
 // rmcp keeps one fixed `auth_header` per transport; a token that rotates mid-session
 // (a rewritten token file, a refreshed OAuth token) needs the client to pick it per request.
@@ -39,6 +40,14 @@ impl BearerClient {
     {
         let ticket = self.credentials.token().await;
         match attempt(ticket.token.clone()).await {
+            // A call outside the scope (MCP's scope challenge): ask the human for more.
+            Err(StreamableHttpError::InsufficientScope(refusal)) => {
+                let scope = refusal.required_scope.as_deref();
+                match self.credentials.step_up(&ticket, scope).await {
+                    Some(wider) => attempt(wider).await,
+                    None => Err(StreamableHttpError::InsufficientScope(refusal)),
+                }
+            }
             Err(StreamableHttpError::AuthRequired(refusal)) => {
                 match self
                     .credentials

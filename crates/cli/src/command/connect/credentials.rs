@@ -124,6 +124,37 @@ impl Credentials {
         }
     }
 
+    /// The gateway answered 403 `insufficient_scope` to the ticket's token, asking for
+    /// `scope`: a token with the wider scope (after a human approved it in the browser), or
+    /// `None` when there is no flow to step up with (a token file) or the human declined.
+    pub(crate) async fn step_up(&self, refused: &Ticket, scope: Option<&str>) -> Option<String> {
+        let mut state = self.state.lock().await;
+        if current(&state.source) != refused.token {
+            // Another request stepped up while this one waited for the lock.
+            return Some(current(&state.source).to_owned());
+        }
+        let Source::OAuth(session) = &mut state.source else {
+            return None;
+        };
+        let scope = scope?;
+        let stepped = session
+            .step_up(scope)
+            .await
+            .map(|()| session.access_token().to_owned());
+        state.renewals += 1;
+        match stepped {
+            Ok(token) => Some(token),
+            Err(e) => {
+                let why = format!("the wider scope was not granted: {e:#}");
+                eprintln!("mandate connect: {why}");
+                if let Ok(mut slot) = self.last_failure.lock() {
+                    *slot = Some(why);
+                }
+                None
+            }
+        }
+    }
+
     /// Why the last renewal failed, if one did.
     pub(crate) fn last_failure(&self) -> Option<String> {
         self.last_failure.lock().ok().and_then(|slot| slot.clone())

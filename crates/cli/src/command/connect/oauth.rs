@@ -112,6 +112,21 @@ impl Session {
     }
 }
 
+impl Session {
+    /// After a 403 `insufficient_scope`: the browser flow again, asking for `scope` (what
+    /// the gateway named: the granted scope plus the tool called), so a human can approve more.
+    pub(crate) async fn step_up(&mut self, scope: &str) -> anyhow::Result<()> {
+        eprintln!(
+            "mandate connect: the call needs more than this token's scope; asking for `{scope}`"
+        );
+        self.login.scope = Some(scope.to_owned());
+        self.stored = sign_in(&self.login, Some(self.stored.client.clone()))
+            .await
+            .context("asking for the wider scope failed")?;
+        stored::save(&self.path, &self.stored)
+    }
+}
+
 /// The whole browser flow, from discovery to stored tokens.
 async fn sign_in(login: &Login, previous: Option<RegisteredClient>) -> anyhow::Result<Stored> {
     let endpoints = discovery::discover(&login.http, &login.resource).await?;
