@@ -133,22 +133,15 @@ impl Gateway {
         let mut all = Vec::new();
         for upstream in upstreams {
             let listed = self
-                .upstreams
-                .with_peer(&upstream, |p| async move {
-                    if !offers(&p, |c| c.resources.is_some()) {
-                        return Ok(Vec::new());
-                    }
-                    p.list_all_resources().await
-                })
+                .list_from(
+                    &upstream,
+                    |c| c.resources.is_some(),
+                    |p| async move { p.list_all_resources().await },
+                )
                 .await;
-            match listed {
-                Ok(Ok(found)) => {
-                    self.resource_routes
-                        .learn(&upstream, found.iter().map(|r| r.uri.clone()));
-                    all.extend(found);
-                }
-                other => tracing::debug!(upstream, failed = ?other.err(), "no resources listed"),
-            }
+            self.resource_routes
+                .learn(&upstream, listed.iter().map(|r| r.uri.clone()));
+            all.extend(listed);
         }
         all
     }
@@ -158,21 +151,14 @@ impl Gateway {
         let mut all = Vec::new();
         for upstream in upstreams {
             let listed = self
-                .upstreams
-                .with_peer(&upstream, |p| async move {
-                    if !offers(&p, |c| c.resources.is_some()) {
-                        return Ok(Vec::new());
-                    }
-                    p.list_all_resource_templates().await
-                })
+                .list_from(
+                    &upstream,
+                    |c| c.resources.is_some(),
+                    |p| async move { p.list_all_resource_templates().await },
+                )
                 .await;
-            match listed {
-                Ok(Ok(found)) => {
-                    self.resource_routes.learn_templates(&upstream, &found);
-                    all.extend(found);
-                }
-                other => tracing::debug!(upstream, failed = ?other.err(), "no templates listed"),
-            }
+            self.resource_routes.learn_templates(&upstream, &listed);
+            all.extend(listed);
         }
         all
     }
@@ -181,24 +167,53 @@ impl Gateway {
     pub async fn relayed_prompts(&self, principal: &Principal) -> Vec<Prompt> {
         let mut all = Vec::new();
         for (upstream, _) in self.relayed_upstreams(principal, PROMPTS) {
-            match self
-                .upstreams
-                .with_peer(&upstream, |p| async move {
-                    if !offers(&p, |c| c.prompts.is_some()) {
-                        return Ok(Vec::new());
-                    }
-                    p.list_all_prompts().await
-                })
-                .await
-            {
-                Ok(Ok(found)) => all.extend(found.into_iter().map(|mut p| {
-                    p.name = format!("{upstream}.{}", p.name);
-                    p
-                })),
-                other => tracing::debug!(upstream, failed = ?other.err(), "no prompts listed"),
-            }
+            let listed = self
+                .list_from(
+                    &upstream,
+                    |c| c.prompts.is_some(),
+                    |p| async move { p.list_all_prompts().await },
+                )
+                .await;
+            all.extend(listed.into_iter().map(|mut p| {
+                p.name = format!("{upstream}.{}", p.name);
+                p
+            }));
         }
         all
+    }
+
+    /// One upstream's listing, empty when it did not declare the capability (asking would
+    /// only fail) or could not answer.
+    async fn list_from<T, F, Fut>(
+        &self,
+        upstream: &str,
+        declared: fn(&rmcp::model::ServerCapabilities) -> bool,
+        list: F,
+    ) -> Vec<T>
+    where
+        F: FnOnce(Peer<rmcp::RoleClient>) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, rmcp::ServiceError>>,
+    {
+        let listed = self
+            .upstreams
+            .with_peer(upstream, |p| async move {
+                if !offers(&p, declared) {
+                    return Ok(Vec::new());
+                }
+                list(p).await
+            })
+            .await;
+        match listed {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::debug!(upstream, error = %e, "the upstream listed nothing");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::debug!(upstream, error = %e, "the upstream could not be asked");
+                Vec::new()
+            }
+        }
     }
 
     /// Which upstream serves `uri`: the one that listed it (or a template covering it),

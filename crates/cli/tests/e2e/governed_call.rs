@@ -397,7 +397,8 @@ async fn grants_without_owners_human_or_matching_tools_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_upstream_tool_list_refreshes_the_catalog() {
-    let gw = Gateway::start(Upstream::StdioWith(&["--add-tool-after-ms", "1500"]));
+    // Late enough that the CLI steps below finish first even on a loaded machine.
+    let gw = Gateway::start(Upstream::StdioWith(&["--add-tool-after-ms", "5000"]));
     gw.add_agent("bot");
     let (_, token) = gw.grant("bot", "crm.*", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
