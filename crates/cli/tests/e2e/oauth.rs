@@ -223,6 +223,14 @@ async fn refresh_tokens_rotate_and_a_reused_one_kills_the_family_and_the_mandate
     let access = second["access_token"].as_str().unwrap();
     let client = client_legacy(&gw.url(), access).await.unwrap();
     assert!(lookup_ok(&client).await);
+    // The refreshed token keeps the granted scope: outside it, still a scope challenge.
+    let outside = serde_json::json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "crm.get_report", "arguments": {}},
+    });
+    let headers = [("mcp-protocol-version", "2026-07-28")];
+    let (status, _, _) = post_raw(&gw.url(), Some(access), outside.to_string(), &headers).await;
+    assert_eq!(status, 403);
 
     // Another client cannot use it.
     let (status, body) = crate::oauth_support::token(
