@@ -97,6 +97,8 @@ pub enum ClassSource {
     Annotations,
     /// Nothing said anything: assumed `write`.
     Default,
+    /// Mandate's own governed name for an upstream's resources or prompts: a read.
+    Relay,
 }
 
 impl fmt::Display for ClassSource {
@@ -105,6 +107,7 @@ impl fmt::Display for ClassSource {
             ClassSource::Operator => "operator override",
             ClassSource::Annotations => "upstream annotations",
             ClassSource::Default => "default (unknown counts as write)",
+            ClassSource::Relay => "Mandate (reading resources or prompts)",
         })
     }
 }

@@ -165,7 +165,10 @@ impl Gateway {
         let mut failures = Vec::new();
         for name in self.upstreams.names() {
             match self.upstreams.list_tools(name).await {
-                Ok(tools) => listings.push((name.to_owned(), tools)),
+                Ok(tools) => {
+                    listings.push((name.to_owned(), tools));
+                    self.note_relayed(name).await;
+                }
                 Err(e) => failures.push(e),
             }
         }

@@ -67,6 +67,69 @@ fn unavailable(upstream: &str) -> ErrorData {
 }
 
 impl Gateway {
+    /// Notes what an upstream offers besides tools (asked after each catalog refresh), so
+    /// that the consent page can offer `U.resources` and `U.prompts` where they exist.
+    pub async fn note_relayed(&self, upstream: &str) {
+        let offered = self
+            .upstreams
+            .with_peer(upstream, |p| async move {
+                Ok((
+                    offers(&p, |c| c.resources.is_some()),
+                    offers(&p, |c| c.prompts.is_some()),
+                ))
+            })
+            .await;
+        if let Ok(Ok((resources, prompts))) = offered {
+            self.resource_routes
+                .set_offered(upstream, resources, prompts);
+        }
+    }
+
+    /// The governed names of the resources and prompts upstreams offer, as catalog entries
+    /// (class read) for the consent page; not callable as tools.
+    pub fn relay_entries(&self) -> Vec<crate::catalog::CatalogTool> {
+        let mut entries = Vec::new();
+        for (upstream, resources, prompts) in self.resource_routes.offered() {
+            let kinds = [(resources, RESOURCES, "Read"), (prompts, PROMPTS, "Fetch")];
+            for (kind, what) in kinds
+                .iter()
+                .filter(|(on, _, _)| *on)
+                .map(|(_, k, w)| (k, w))
+            {
+                let Ok(name) = ToolName::from_parts(&upstream, kind) else {
+                    continue;
+                };
+                let description = format!(
+                    "{what} the {kind} that `{upstream}` offers (through Mandate, audited)"
+                );
+                let definition = rmcp::model::Tool::new(
+                    name.as_str().to_owned(),
+                    description,
+                    std::sync::Arc::new(rmcp::model::JsonObject::new()),
+                );
+                entries.push(crate::catalog::CatalogTool {
+                    name,
+                    radius: RELAY_RADIUS,
+                    source: mandate_core::ClassSource::Relay,
+                    definition,
+                    digest: String::new(),
+                });
+            }
+        }
+        entries
+    }
+
+    /// A tool the catalog holds, or a governed relay name, by name: what a consent may offer.
+    pub fn offerable(&self, name: &str) -> Option<std::sync::Arc<crate::catalog::CatalogTool>> {
+        if let Some(tool) = self.catalog.snapshot().get(name) {
+            return Some(std::sync::Arc::clone(tool));
+        }
+        self.relay_entries()
+            .into_iter()
+            .find(|e| e.name.as_str() == name)
+            .map(std::sync::Arc::new)
+    }
+
     /// Does the pattern name an upstream's resources or prompts (e.g. `crm.resources`)?
     pub fn names_relayed(&self, pattern: &mandate_core::ToolPattern) -> bool {
         self.upstreams.names().any(|up| {

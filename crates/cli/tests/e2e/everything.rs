@@ -326,3 +326,42 @@ pub fn wait_port(port: u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_human_can_grant_an_upstreams_resources_on_the_consent_page() {
+    use crate::oauth_support::{Flow, PASSWORD, add_user};
+    let Some(modules) = node_modules() else {
+        return skip("server-everything resources through consent");
+    };
+    let gw = stdio_gateway(&modules);
+    add_user(&gw, "alice@corp", PASSWORD);
+    let mut flow = Flow::new(&gw).await;
+    flow.scope = "everything.*".to_owned();
+    let (request, consent, cookie) = flow.to_consent().await;
+    // Offered beside the tools, in the read group, under their governed names.
+    for offered in [
+        "everything.resources",
+        "everything.prompts",
+        "everything.echo",
+    ] {
+        assert!(
+            consent.body.contains(offered),
+            "{offered} not offered:\n{}",
+            consent.body
+        );
+    }
+    let (_, query) = flow
+        .approve(&request, &consent, &cookie, &["everything.resources"])
+        .await
+        .redirect();
+    let (status, tokens) = flow.redeem(&query["code"], &flow.verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "everything.resources");
+    let client = client_legacy(&gw.url(), tokens["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(!client.list_all_resources().await.unwrap().is_empty());
+    assert!(client.list_all_prompts().await.unwrap().is_empty());
+    assert!(client.list_all_tools().await.unwrap().is_empty());
+    client.cancel().await.unwrap();
+}

@@ -141,6 +141,8 @@ pub struct Flow<'a> {
     pub verifier: String,
     pub challenge: String,
     pub state: String,
+    /// The scope asked for (`crm.*` unless a test changes it).
+    pub scope: String,
 }
 
 impl<'a> Flow<'a> {
@@ -154,6 +156,7 @@ impl<'a> Flow<'a> {
             verifier,
             challenge,
             state: "st-123".to_owned(),
+            scope: "crm.*".to_owned(),
         }
     }
 
@@ -168,7 +171,7 @@ impl<'a> Flow<'a> {
             ("code_challenge", self.challenge.as_str()),
             ("code_challenge_method", "S256"),
             ("resource", &self.gw.url()),
-            ("scope", "crm.*"),
+            ("scope", self.scope.as_str()),
         ]
         .iter()
         .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))

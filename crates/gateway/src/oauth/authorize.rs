@@ -201,10 +201,14 @@ fn offered_tools(gw: &Gateway, scope: Option<&str>) -> Result<Vec<ToolName>, Str
             .collect::<Result<Vec<_>, _>>()?,
     };
     let catalog = gw.catalog.snapshot();
+    // The upstreams' resources and prompts too, under their governed names (see `relay`).
+    let relayed = gw.relay_entries();
     let tools: Vec<ToolName> = catalog
         .tools()
-        .filter(|t| patterns.iter().any(|p| p.matches(&t.name)))
-        .map(|t| t.name.clone())
+        .map(|t| &t.name)
+        .chain(relayed.iter().map(|t| &t.name))
+        .filter(|name| patterns.iter().any(|p| p.matches(name)))
+        .cloned()
         .collect();
     if tools.is_empty() {
         return Err("the requested scope reaches no tool this gateway offers".into());

@@ -59,11 +59,10 @@ pub(super) async fn page(
             );
         }
     };
-    let catalog = gw.catalog.snapshot();
     let tools: Vec<_> = request
         .tools
         .iter()
-        .filter_map(|t| catalog.get(t.as_str()).cloned())
+        .filter_map(|t| gw.offerable(t.as_str()))
         .collect();
     let purpose = format!("work for {}", request.client.name);
     let view = page::ConsentView {
@@ -133,14 +132,13 @@ fn choice(
     let gw = &oauth.gw;
     let agent = field(form, "agent").ok_or("choose the agent this client acts as")?;
     let agent = AgentId::new(agent).map_err(|e| e.to_string())?;
-    let catalog = gw.catalog.snapshot();
     let mut tools = Vec::new();
     let mut ceiling = ToolClass::Read;
     for (_, name) in form.iter().filter(|(k, _)| k == "tool") {
         // INVARIANT: the human can approve only tools the request offered.
         let offered = request.tools.iter().find(|t| t.as_str() == name);
         let tool = offered
-            .and_then(|t| catalog.get(t.as_str()))
+            .and_then(|t| gw.offerable(t.as_str()))
             .ok_or_else(|| format!("tool `{name}` was not offered"))?;
         ceiling = ceiling.max(tool.radius.class);
         tools.push(ToolPattern::new(tool.name.as_str()).map_err(|e| e.to_string())?);

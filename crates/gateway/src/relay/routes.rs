@@ -18,9 +18,25 @@ pub struct ResourceRoutes {
     prefixes: Mutex<BTreeMap<String, String>>,
     /// (upstream, uri) → the subscribed agents' sessions and connections.
     subscribers: Mutex<BTreeMap<(String, String), Vec<Subscriber>>>,
+    /// Upstream → (offers resources, offers prompts), as its last handshake declared.
+    offered: Mutex<BTreeMap<String, (bool, bool)>>,
 }
 
 impl ResourceRoutes {
+    pub(super) fn set_offered(&self, upstream: &str, resources: bool, prompts: bool) {
+        if let Ok(mut offered) = self.offered.lock() {
+            offered.insert(upstream.to_owned(), (resources, prompts));
+        }
+    }
+
+    /// The upstreams that offer resources, and those that offer prompts.
+    pub(super) fn offered(&self) -> Vec<(String, bool, bool)> {
+        self.offered
+            .lock()
+            .map(|o| o.iter().map(|(u, (r, p))| (u.clone(), *r, *p)).collect())
+            .unwrap_or_default()
+    }
+
     pub(super) fn subscribe(
         &self,
         upstream: &str,
