@@ -108,6 +108,21 @@ async fn list(json: bool, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             println!("      review: mandate tools diff {}", held.tool.name);
         }
     }
+    let relayed = gateway.relay_entries();
+    if !relayed.is_empty() {
+        println!(
+            "\nRESOURCES AND PROMPTS ({}): read class, granted by name like tools",
+            relayed.len()
+        );
+        for entry in &relayed {
+            println!(
+                "  {:<name_width$}{:<26} {}",
+                entry.name.as_str(),
+                "",
+                entry.definition.description.as_deref().unwrap_or_default()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -90,6 +90,11 @@ async fn server_everything_over_stdio_is_classified_filtered_and_governed() {
         Some("write")
     );
 
+    // The operator's listing names what can be granted besides tools.
+    let listing = gw.ok(&["tools"]);
+    assert!(listing.contains("RESOURCES AND PROMPTS (2)"), "{listing}");
+    assert!(listing.contains("everything.resources") && listing.contains("everything.prompts"));
+
     // Filtered to the mandate: two reads granted, nothing else visible or callable.
     let (_, token) = gw.grant("bot", "everything.echo,everything.get-sum", "read", &[]);
     let client = client_legacy(&gw.url(), &token).await.unwrap();
