@@ -95,7 +95,10 @@ pub fn canonical_bytes(seq: u64, event: &AuditEvent) -> Result<Vec<u8>, AuditErr
             "an event must not have its own `{SEQ_KEY}` field"
         )));
     }
-    serde_jcs::to_vec(&value).map_err(|e| AuditError::Encode(e.to_string()))
+    let mut canonical = Vec::with_capacity(1024);
+    crate::canonical::write(&value, &mut canonical)
+        .map_err(|e| AuditError::Encode(e.to_string()))?;
+    Ok(canonical)
 }
 
 /// SHA-256(`mandate.audit.v1\0` ‖ prev ‖ canonical): the hash of the entry after `prev`.

@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod approvals;
+mod breaker;
 mod catalog;
 mod oauth;
 mod otel;
 pub use approvals::{ApprovalsConfig, Approver, DEFAULT_APPROVAL_TIMEOUT};
+pub use breaker::BreakerConfig;
 pub use catalog::{CatalogConfig, NewTools};
 pub use oauth::{
     ClientIdSchemes, ClientSecret, DEFAULT_SUBJECT_PREFIX, HumanClaim, IssuerSchemes, OAuthConfig,
@@ -126,6 +128,9 @@ struct RawUpstream {
     env: BTreeMap<String, String>,
     headers: Option<BTreeMap<String, String>>,
     timeout: Option<String>,
+    breaker_failures: Option<u32>,
+    breaker_retry: Option<String>,
+    breaker_retry_max: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +171,8 @@ pub struct UpstreamConfig {
     pub transport: UpstreamTransport,
     /// How long one request to it may take before the agent is told it failed.
     pub call_timeout: Duration,
+    /// When calls to it stop being tried after connection failures, and when it is retried.
+    pub breaker: BreakerConfig,
 }
 
 /// The validated gateway configuration.
@@ -443,10 +450,17 @@ fn validate_upstreams(
                 Err(problem) => return Err(invalid(key("timeout"), problem)),
             },
         };
+        let raw_breaker = breaker::RawBreaker {
+            failures: up.breaker_failures,
+            retry: up.breaker_retry,
+            retry_max: up.breaker_retry_max,
+        };
+        let breaker = breaker::validate(raw_breaker, key)?;
         out.push(UpstreamConfig {
             name,
             transport,
             call_timeout,
+            breaker,
         });
     }
     Ok(out)

@@ -88,17 +88,17 @@ impl ServerHandler for Front {
             .tool_span(&request.name, &principal, &context);
         // A call held for a human waits as the client's revision allows (see `approval`).
         let patience = crate::approval::Patience::of(request.request_state, &context);
-        let reply = match self
-            .gw
-            .call_tool(
-                &principal,
-                &request.name,
-                request.arguments,
-                patience,
-                &mut span,
-            )
-            .await
-        {
+        // Boxed: the pipeline's state (decision, write-ahead, upstream call) is large, and
+        // rmcp moves the handler's future several times per request (into a task, and
+        // between its layers); boxed, each move copies a pointer instead of kilobytes.
+        let pipeline = Box::pin(self.gw.call_tool(
+            &principal,
+            &request.name,
+            request.arguments,
+            patience,
+            &mut span,
+        ));
+        let reply = match pipeline.await {
             Err(CallError::AwaitingApproval(pending)) => {
                 return Ok(CallToolResponse::InputRequired(pending.input_required()));
             }

@@ -49,17 +49,20 @@ impl Gateway {
             Ok(result) => result,
             Err(e) => {
                 tracing::warn!(error = %e, upstream, "upstream call failed");
-                let why = match e {
-                    UpstreamError::Timeout(_) => "upstream did not answer in time",
-                    _ => "upstream failed",
+                let (why, error) = match e {
+                    UpstreamError::Timeout(_) => ("upstream did not answer in time", None),
+                    UpstreamError::Unavailable { retry_in, .. } => (
+                        "upstream unavailable: not tried (breaker open)",
+                        Some(retry_in),
+                    ),
+                    _ => ("upstream failed", None),
                 };
-                let outcome = Outcome::failed(latency_us, why);
-                return (
-                    outcome,
-                    Err(CallError::Upstream {
-                        upstream: upstream.to_owned(),
-                    }),
-                );
+                let upstream = upstream.to_owned();
+                let error = match error {
+                    Some(retry_in) => CallError::UpstreamPaused { upstream, retry_in },
+                    None => CallError::Upstream { upstream },
+                };
+                return (Outcome::failed(latency_us, why), Err(error));
             }
         };
         let mut value = serde_json::to_value(&result).unwrap_or_default();

@@ -25,6 +25,13 @@ pub enum CallError {
         /// Its name.
         upstream: String,
     },
+    /// The upstream's breaker is open after connection failures: it was not contacted.
+    UpstreamPaused {
+        /// Its name.
+        upstream: String,
+        /// When a call will next be let through to try it; `None` while one is trying.
+        retry_in: Option<std::time::Duration>,
+    },
     /// The gateway could not record the decision, so it did not forward.
     NotRecorded,
     /// The request lacked its authenticated principal (a wiring fault).
@@ -64,6 +71,22 @@ impl From<CallError> for ErrorData {
                 format!("upstream `{upstream}` is unavailable; try again later"),
                 None,
             ),
+            CallError::UpstreamPaused { upstream, retry_in } => {
+                let when = match retry_in {
+                    Some(wait) => format!("it will be tried again in {:.1} s", wait.as_secs_f64()),
+                    None => "it is being tried again now".to_owned(),
+                };
+                let retry_after_ms = retry_in.map_or(0, |wait| {
+                    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+                });
+                ErrorData::new(
+                    rmcp::model::ErrorCode(UPSTREAM_UNAVAILABLE),
+                    format!(
+                        "upstream `{upstream}` is unavailable: its connections failed, so Mandate is not trying it for now; {when}"
+                    ),
+                    Some(json!({ "upstream": upstream, "retry_after_ms": retry_after_ms })),
+                )
+            }
             CallError::NotRecorded => ErrorData::internal_error(
                 "the gateway could not record this call, so it was not forwarded",
                 None,

@@ -1,19 +1,23 @@
-//! Connections to upstream MCP servers, each negotiated on its own (stdio or HTTP).
+//! Connections to upstream MCP servers, each negotiated on its own (stdio or HTTP), and
+//! each behind its own circuit breaker ([`breaker`]) so a dead one costs its callers
+//! microseconds, not a handshake each.
 //!
 //! Mandate speaks to upstreams with its own credentials; an agent's token never goes here.
 
-use crate::config::{UpstreamConfig, UpstreamTransport};
+mod breaker;
+mod connect;
+
+use crate::config::UpstreamConfig;
+use breaker::{Admission, Breaker, Outcome, Refusal, Ticket};
 use mandate_policy::Authorized;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, JsonObject, ResourceUpdatedNotificationParam, Tool,
 };
 use rmcp::service::{NotificationContext, RunningService};
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 /// Why an upstream could not be used.
@@ -41,6 +45,16 @@ pub enum UpstreamError {
     /// The upstream took too long.
     #[error("upstream `{0}` did not answer in time")]
     Timeout(String),
+    /// The upstream's breaker is open: it was not contacted.
+    #[error("upstream `{upstream}` is not tried after {failures} connection failures in a row")]
+    Unavailable {
+        /// The upstream.
+        upstream: String,
+        /// Connection failures in a row so far.
+        failures: u32,
+        /// How long until a call is let through to try it again; `None` while one is.
+        retry_in: Option<Duration>,
+    },
     /// The proof of authorisation names another tool.
     #[error("authorisation for `{authorized}` cannot forward `{requested}`")]
     WrongAuthorization {
@@ -90,9 +104,12 @@ impl ClientHandler for ChangeNotifier {
 
 type Client = RunningService<RoleClient, ChangeNotifier>;
 
-/// One upstream: its config and, while connected, its client.
+/// One upstream: its config, its breaker and, while connected, its client.
 struct Upstream {
     config: UpstreamConfig,
+    // Held only for a state change, never across an await: a refused call never waits.
+    breaker: std::sync::Mutex<Breaker>,
+    // Held across a connect (up to the handshake timeout): only this upstream's callers wait.
     client: Mutex<Option<Arc<Client>>>,
 }
 
@@ -113,6 +130,7 @@ impl Upstreams {
             .map(|c| {
                 let up = Upstream {
                     config: c.clone(),
+                    breaker: std::sync::Mutex::new(Breaker::new(c.breaker)),
                     client: Mutex::new(None),
                 };
                 (c.name.clone(), Arc::new(up))
@@ -133,14 +151,6 @@ impl Upstreams {
         self.updates.subscribe()
     }
 
-    fn timeout_of(&self, upstream: &str) -> Duration {
-        self.by_name
-            .get(upstream)
-            .map_or(crate::config::DEFAULT_UPSTREAM_TIMEOUT, |u| {
-                u.config.call_timeout
-            })
-    }
-
     /// The upstreams' names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
@@ -148,19 +158,10 @@ impl Upstreams {
 
     /// Lists an upstream's tools (connecting first if needed).
     pub async fn list_tools(&self, upstream: &str) -> Result<Vec<Tool>, UpstreamError> {
-        let client = self.client(upstream).await?;
-        let limit = self.timeout_of(upstream);
-        match tokio::time::timeout(limit, client.peer().list_all_tools()).await {
-            Err(_) => Err(UpstreamError::Timeout(upstream.to_owned())),
-            Ok(Ok(tools)) => Ok(tools),
-            Ok(Err(e)) => {
-                self.forget(upstream).await;
-                Err(UpstreamError::Request {
-                    upstream: upstream.to_owned(),
-                    detail: e.to_string(),
-                })
-            }
-        }
+        self.request(upstream, |client| async move {
+            client.peer().list_all_tools().await
+        })
+        .await
     }
 
     /// Forwards an authorised call. The proof must name this very tool.
@@ -170,34 +171,66 @@ impl Upstreams {
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult, UpstreamError> {
         let tool = authorized.tool();
-        let client = self.client(tool.upstream()).await?;
         let mut params = CallToolRequestParams::new(tool.tool().to_owned());
         params.arguments = arguments;
-        let call = client.peer().call_tool(params);
+        self.request(tool.upstream(), |client| async move {
+            client.peer().call_tool(params).await
+        })
+        .await
+    }
+
+    /// Sends one request through the upstream's breaker, connecting first if needed.
+    async fn request<T, F, Fut>(&self, name: &str, send: F) -> Result<T, UpstreamError>
+    where
+        F: FnOnce(Arc<Client>) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let up = self
+            .by_name
+            .get(name)
+            .ok_or_else(|| UpstreamError::Unknown(name.to_owned()))?;
+        let attempt = Attempt::admit(up, Instant::now())?;
+        let client = match self.client(up, &attempt).await {
+            Ok(client) => client,
+            Err(e) => {
+                let outcome = match e {
+                    UpstreamError::Unavailable { .. } => Outcome::Inconclusive,
+                    _ => Outcome::Unreachable,
+                };
+                attempt.finish(outcome);
+                return Err(e);
+            }
+        };
         // A hung upstream costs its own callers this long, and nobody else anything.
-        let limit = self.timeout_of(tool.upstream());
-        match tokio::time::timeout(limit, call).await {
-            Err(_) => Err(UpstreamError::Timeout(tool.upstream().to_owned())),
-            Ok(Ok(result)) => Ok(result),
+        let answer = tokio::time::timeout(up.config.call_timeout, send(Arc::clone(&client))).await;
+        match answer {
+            Err(_) => {
+                attempt.finish(Outcome::Inconclusive);
+                Err(UpstreamError::Timeout(name.to_owned()))
+            }
+            Ok(Ok(answer)) => {
+                attempt.finish(Outcome::Answered);
+                Ok(answer)
+            }
             Ok(Err(e)) => {
-                // The connection may be dead: drop it so the next call reconnects.
-                if matches!(
-                    e,
-                    rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_)
-                ) {
-                    self.forget(tool.upstream()).await;
+                let outcome = reachability(&e);
+                if outcome == Outcome::Unreachable {
+                    // The connection is dead: drop it so the next call reconnects.
+                    up.forget(&client).await;
                 }
+                attempt.finish(outcome);
                 Err(UpstreamError::Request {
-                    upstream: tool.upstream().to_owned(),
+                    upstream: name.to_owned(),
                     detail: e.to_string(),
                 })
             }
         }
     }
 
-    /// Runs one request (resources, prompts: see [`crate::relay`]) on an upstream's live
-    /// connection, bounded by its call timeout. The outer error is Mandate's (cannot connect,
-    /// timed out); the inner result is the upstream's own answer, errors included.
+    /// Runs one request (resources, prompts: see [`crate::relay`]) through the upstream's
+    /// breaker, bounded by its call timeout. The outer error is Mandate's (cannot connect,
+    /// breaker open, timed out, connection broken); the inner result is the upstream's own
+    /// answer, its JSON-RPC errors included.
     pub(crate) async fn with_peer<T, F, Fut>(
         &self,
         upstream: &str,
@@ -207,82 +240,136 @@ impl Upstreams {
         F: FnOnce(rmcp::Peer<RoleClient>) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
-        let client = self.client(upstream).await?;
-        let limit = self.timeout_of(upstream);
-        tokio::time::timeout(limit, request(client.peer().clone()))
-            .await
-            .map_err(|_| UpstreamError::Timeout(upstream.to_owned()))
-    }
-
-    async fn forget(&self, upstream: &str) {
-        if let Some(up) = self.by_name.get(upstream) {
-            *up.client.lock().await = None;
-        }
+        self.request(upstream, |client| async move {
+            match request(client.peer().clone()).await {
+                Ok(value) => Ok(Ok(value)),
+                // The upstream answered (with an error): it is alive, and its words pass on.
+                Err(rmcp::ServiceError::McpError(own)) => {
+                    Ok(Err(rmcp::ServiceError::McpError(own)))
+                }
+                Err(other) => Err(other),
+            }
+        })
+        .await
     }
 
     /// The live client for an upstream, connecting if there is none or it closed.
-    async fn client(&self, upstream: &str) -> Result<Arc<Client>, UpstreamError> {
-        let up = self
-            .by_name
-            .get(upstream)
-            .ok_or_else(|| UpstreamError::Unknown(upstream.to_owned()))?;
+    async fn client(
+        &self,
+        up: &Upstream,
+        attempt: &Attempt<'_>,
+    ) -> Result<Arc<Client>, UpstreamError> {
         let mut slot = up.client.lock().await;
         if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(client));
         }
+        // Callers that queued behind a connect which opened the breaker give up now,
+        // instead of each trying again in turn.
+        if let Some(refusal) = attempt.overtaken() {
+            return Err(up.unavailable(refusal, Instant::now()));
+        }
         let notifier = ChangeNotifier {
-            upstream: upstream.to_owned(),
+            upstream: up.config.name.clone(),
             changes: self.changes.clone(),
             updates: self.updates.clone(),
         };
-        let client = Arc::new(connect(&up.config, notifier).await?);
+        let client = Arc::new(connect::connect(&up.config, notifier).await?);
         *slot = Some(Arc::clone(&client));
         Ok(client)
     }
 }
 
-async fn connect(
-    config: &UpstreamConfig,
-    handler: ChangeNotifier,
-) -> Result<Client, UpstreamError> {
-    let fail = |detail: String| UpstreamError::Connect {
-        upstream: config.name.clone(),
-        detail,
-    };
-    let handshake = async {
-        match &config.transport {
-            UpstreamTransport::Stdio { program, args, env } => {
-                let mut command = tokio::process::Command::new(program);
-                command.args(args).envs(env).kill_on_drop(true);
-                let (transport, _stderr) = TokioChildProcess::builder(command)
-                    .stderr(std::process::Stdio::inherit())
-                    .spawn()
-                    .map_err(|e| fail(format!("cannot start `{program}`: {e}")))?;
-                handler
-                    .serve(transport)
-                    .await
-                    .map_err(|e| fail(e.to_string()))
-            }
-            UpstreamTransport::Http { url, headers } => {
-                let mut cfg = StreamableHttpClientTransportConfig::with_uri(url.as_str());
-                for (name, value) in headers {
-                    let name = http::HeaderName::try_from(name.as_str())
-                        .map_err(|_| fail(format!("bad header name `{name}`")))?;
-                    let value = http::HeaderValue::try_from(value.as_str())
-                        .map_err(|_| fail(format!("bad value for header `{name}`")))?;
-                    cfg.custom_headers.insert(name, value);
-                }
-                let transport =
-                    StreamableHttpClientTransport::with_client(reqwest::Client::new(), cfg);
-                handler
-                    .serve(transport)
-                    .await
-                    .map_err(|e| fail(e.to_string()))
-            }
+impl Upstream {
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops `stale` if it is still the upstream's client (another caller may have
+    /// reconnected meanwhile).
+    async fn forget(&self, stale: &Arc<Client>) {
+        let mut slot = self.client.lock().await;
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, stale)) {
+            *slot = None;
         }
-    };
-    match tokio::time::timeout(Duration::from_secs(30), handshake).await {
-        Ok(result) => result,
-        Err(_) => Err(UpstreamError::Timeout(config.name.clone())),
+    }
+
+    fn unavailable(&self, refusal: Refusal, now: Instant) -> UpstreamError {
+        UpstreamError::Unavailable {
+            upstream: self.config.name.clone(),
+            failures: refusal.failures,
+            retry_in: refusal.retry_at.map(|at| at.saturating_duration_since(now)),
+        }
+    }
+}
+
+/// One call let through an upstream's breaker; it reports what it found out exactly once.
+/// Dropped without a report (the caller gave up), a probe is abandoned so the next call
+/// probes instead: a cancelled probe never leaves the breaker half-open for ever.
+struct Attempt<'a> {
+    upstream: &'a Upstream,
+    ticket: Ticket,
+    reported: bool,
+}
+
+impl<'a> Attempt<'a> {
+    fn admit(upstream: &'a Upstream, now: Instant) -> Result<Self, UpstreamError> {
+        let ticket = match upstream.breaker().admit(now) {
+            Admission::Pass => Ticket::Pass,
+            Admission::Probe => {
+                tracing::info!(upstream = %upstream.config.name, "probing an unreachable upstream");
+                Ticket::Probe
+            }
+            Admission::Refuse(refusal) => return Err(upstream.unavailable(refusal, now)),
+        };
+        Ok(Self {
+            upstream,
+            ticket,
+            reported: false,
+        })
+    }
+
+    /// For a call let through while closed: the breaker's refusal if it opened since.
+    fn overtaken(&self) -> Option<Refusal> {
+        match self.ticket {
+            Ticket::Pass => self.upstream.breaker().refusal(),
+            Ticket::Probe => None,
+        }
+    }
+
+    fn finish(mut self, outcome: Outcome) {
+        self.reported = true;
+        let mut breaker = self.upstream.breaker();
+        let was_open = breaker.refusal().is_some();
+        breaker.record(self.ticket, outcome, Instant::now());
+        match (was_open, breaker.refusal().is_some()) {
+            (false, true) => {
+                tracing::warn!(upstream = %self.upstream.config.name, "upstream unreachable: calls to it are refused until it is retried");
+            }
+            (true, false) => {
+                tracing::info!(upstream = %self.upstream.config.name, "upstream reachable again");
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.reported && self.ticket == Ticket::Probe {
+            self.upstream.breaker().abandon();
+        }
+    }
+}
+
+/// What a failed request says about the upstream's reachability.
+fn reachability(error: &rmcp::ServiceError) -> Outcome {
+    match error {
+        rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
+            Outcome::Unreachable
+        }
+        rmcp::ServiceError::McpError(_) | rmcp::ServiceError::UnexpectedResponse => {
+            Outcome::Answered
+        }
+        _ => Outcome::Inconclusive,
     }
 }

@@ -1,5 +1,5 @@
-//! An upstream that hangs: its callers get a clear error once its timeout passes, and
-//! calls to other upstreams go on meanwhile.
+//! An upstream that hangs or dies: its callers get a clear error (once its timeout passes,
+//! or at once while its breaker is open), and calls to other upstreams go on meanwhile.
 
 use crate::support::*;
 use std::time::{Duration, Instant};
@@ -149,4 +149,139 @@ async fn overload_is_refused_at_once_and_the_gateway_recovers() {
     // Load gone, service back.
     let (status, _, text) = raw_lookup(&gw, &token).await;
     assert_eq!(status, 200, "{text}");
+}
+
+/// A `mandate demo-upstream` over HTTP on `port`, up and answering.
+fn demo_over_http(port: u16) -> std::process::Child {
+    let child = std::process::Command::new(BIN)
+        .args(["demo-upstream", "--http", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the demo upstream did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_upstream_is_refused_at_once_while_others_serve_and_is_used_again_once_back() {
+    let port = free_port();
+    let mut flaky = KillOnDrop(demo_over_http(port));
+    let extra = format!(
+        "[[upstream]]\nname = \"flaky\"\nurl = \"http://127.0.0.1:{port}/mcp\"\nbreaker_failures = 2\nbreaker_retry = \"1s\"\nbreaker_retry_max = \"1s\"\n"
+    );
+    let gw = Gateway::start_with(Upstream::Stdio, &extra);
+    gw.add_agent("bot");
+    let (_, token) = gw.grant(
+        "bot",
+        "crm.lookup_customer,flaky.lookup_customer",
+        "read",
+        &[],
+    );
+    let client = client_legacy(&gw.url(), &token).await.unwrap();
+    let flaky_lookup = || {
+        call(
+            &client,
+            "flaky.lookup_customer",
+            serde_json::json!({"id": "cus_001"}),
+        )
+    };
+    assert_ne!(flaky_lookup().await.unwrap().is_error, Some(true));
+
+    flaky.0.kill().unwrap();
+    flaky.0.wait().unwrap();
+    // The first calls find the port refused; after two failures in a row the breaker opens
+    // and calls are refused without contacting the upstream.
+    let mut tried = 0;
+    let refusal = loop {
+        let error = error_of(flaky_lookup().await);
+        assert_eq!(error.code.0, -32004, "{error:?}");
+        assert!(error.message.contains("`flaky`"), "{}", error.message);
+        if error.message.contains("not trying it") {
+            break error;
+        }
+        tried += 1;
+        assert!(
+            tried <= 2,
+            "still tried after {tried} failures: {}",
+            error.message
+        );
+    };
+    assert!(
+        refusal.message.contains("tried again in") || refusal.message.contains("tried again now"),
+        "says when it is retried: {}",
+        refusal.message
+    );
+    let data = refusal.data.unwrap();
+    assert_eq!(data["upstream"], "flaky");
+    assert!(data["retry_after_ms"].as_u64().unwrap() <= 1000, "{data}");
+    // Meanwhile the other upstream serves as ever.
+    for id in ["cus_001", "cus_002", "cus_003"] {
+        assert_ne!(lookup(&client, id).await.unwrap().is_error, Some(true));
+        let error = error_of(flaky_lookup().await);
+        assert_eq!(error.code.0, -32004, "{error:?}");
+    }
+
+    // Back on the same port: within a few retry intervals a probe gets through, and then
+    // every call does.
+    drop(flaky);
+    let _flaky = KillOnDrop(demo_over_http(port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match flaky_lookup().await {
+            Ok(result) => {
+                assert_ne!(result.is_error, Some(true));
+                break;
+            }
+            Err(e) => {
+                assert_eq!(error_of(Err(e)).code.0, -32004);
+                assert!(Instant::now() < deadline, "the upstream was never retried");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    for _ in 0..3 {
+        assert_ne!(flaky_lookup().await.unwrap().is_error, Some(true));
+    }
+
+    // Every call let through was decided and completed, the refused ones as not tried.
+    let audit = gw.audit();
+    let of_flaky = |kind: &str| {
+        audit
+            .iter()
+            .filter(|e| e["kind"] == kind && e["tool"] == "flaky.lookup_customer")
+            .collect::<Vec<_>>()
+    };
+    let (decided, completed) = (of_flaky("decided"), of_flaky("completed"));
+    assert_eq!(decided.len(), completed.len(), "{audit:?}");
+    assert!(decided.iter().all(|e| e["decision"] == "allow"));
+    let not_tried = completed
+        .iter()
+        .filter(|e| {
+            e["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("breaker open")
+        })
+        .count();
+    assert!(
+        not_tried >= 4,
+        "{not_tried} refusals recorded: {completed:?}"
+    );
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
