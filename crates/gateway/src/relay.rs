@@ -287,30 +287,27 @@ impl Gateway {
             return Some(up);
         }
         // Not listed yet (a fresh gateway, or a templated URI): list, then look again.
-        let everyone = || {
-            self.upstreams
-                .names()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        };
-        let _ = self.resources_of(everyone().into_iter()).await;
-        let _ = self.templates_of(everyone().into_iter()).await;
-        if let Some(up) = self.resource_routes.route(uri) {
-            return Some(up);
-        }
-        // Unlisted (a server may serve more than it lists): a sole upstream answers for itself.
-        let mut offering = Vec::new();
-        for upstream in everyone() {
-            let offers_resources = self
-                .upstreams
-                .with_peer(&upstream, |p| async move {
-                    Ok(offers(&p, |c| c.resources.is_some()))
-                })
-                .await;
-            if matches!(offers_resources, Ok(Ok(true))) {
-                offering.push(upstream);
+        if self.resource_routes.may_relist(Instant::now()) {
+            let everyone = || {
+                self.upstreams
+                    .names()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            let _ = self.resources_of(everyone().into_iter()).await;
+            let _ = self.templates_of(everyone().into_iter()).await;
+            if let Some(up) = self.resource_routes.route(uri) {
+                return Some(up);
             }
         }
+        // Unlisted (a server may serve more than it lists): a sole upstream answers for itself.
+        let offering: Vec<String> = self
+            .resource_routes
+            .offered()
+            .into_iter()
+            .filter(|(_, resources, _)| *resources)
+            .map(|(upstream, _, _)| upstream)
+            .collect();
         match <[String; 1]>::try_from(offering) {
             Ok([only]) => Some(only),
             Err(_) => None,

@@ -6,6 +6,7 @@ use rmcp::model::ResourceTemplate;
 use rmcp::{Peer, RoleServer};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// An agent's session, and the connection its resource updates go to.
 type Subscriber = (String, Peer<RoleServer>);
@@ -20,7 +21,12 @@ pub struct ResourceRoutes {
     subscribers: Mutex<BTreeMap<(String, String), Vec<Subscriber>>>,
     /// Upstream → (offers resources, offers prompts), as its last handshake declared.
     offered: Mutex<BTreeMap<String, (bool, bool)>>,
+    /// When the upstreams were last listed to route an unknown URI.
+    relisted_at: Mutex<Option<Instant>>,
 }
+
+/// How often an unknown URI may make the gateway list every upstream's resources again.
+const RELIST_EVERY: Duration = Duration::from_secs(5);
 
 impl ResourceRoutes {
     pub(super) fn set_offered(&self, upstream: &str, resources: bool, prompts: bool) {
@@ -69,16 +75,35 @@ impl ResourceRoutes {
         left == 0
     }
 
+    /// The live connections subscribed to the updated resource; closed ones are forgotten
+    /// here, so a client that went away without unsubscribing leaves nothing behind.
     pub(super) fn subscribed(&self, update: &ResourceUpdate) -> Vec<Peer<RoleServer>> {
         let key = (update.upstream.clone(), update.uri.clone());
-        self.subscribers
-            .lock()
-            .ok()
-            .and_then(|subs| {
-                subs.get(&key)
-                    .map(|e| e.iter().map(|(_, p)| p.clone()).collect())
-            })
-            .unwrap_or_default()
+        let Ok(mut subs) = self.subscribers.lock() else {
+            return Vec::new();
+        };
+        let Some(entry) = subs.get_mut(&key) else {
+            return Vec::new();
+        };
+        entry.retain(|(_, peer)| !peer.is_transport_closed());
+        let live = entry.iter().map(|(_, p)| p.clone()).collect();
+        if entry.is_empty() {
+            subs.remove(&key);
+        }
+        live
+    }
+
+    /// Should the upstreams be listed again to route an unknown URI? At most once per
+    /// [`RELIST_EVERY`]: a stream of made-up URIs must not turn into a stream of listings.
+    pub(super) fn may_relist(&self, now: Instant) -> bool {
+        let Ok(mut last) = self.relisted_at.lock() else {
+            return false;
+        };
+        if last.is_some_and(|at| now.duration_since(at) < RELIST_EVERY) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     pub(super) fn learn(&self, upstream: &str, uris: impl Iterator<Item = String>) {
@@ -128,5 +153,14 @@ mod tests {
         assert_eq!(routes.route("test://dyn/7").as_deref(), Some("b"));
         assert_eq!(routes.route("test://dyn/deep/7").as_deref(), Some("c"));
         assert_eq!(routes.route("test://static/2"), None);
+    }
+
+    #[test]
+    fn unknown_uris_relist_the_upstreams_at_most_once_per_interval() {
+        let routes = ResourceRoutes::default();
+        let start = Instant::now();
+        assert!(routes.may_relist(start));
+        assert!(!routes.may_relist(start + Duration::from_secs(1)));
+        assert!(routes.may_relist(start + RELIST_EVERY));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Relays each upstream resource update to the agents subscribed to it, until `shutdown`.
-/// A subscriber whose connection is gone is dropped.
+/// A subscriber whose connection is gone is dropped (see `ResourceRoutes::subscribed`).
 pub async fn relay_updates(gw: Arc<Gateway>, shutdown: CancellationToken) {
     let mut updates = gw.upstreams.resource_updates();
     loop {
