@@ -200,6 +200,7 @@ async fn a_call_outside_the_scope_asks_the_human_for_more_then_goes_through() {
     let creds = dir.path().join("credentials.json");
     let creds_arg = creds.to_str().unwrap();
     login(&gw, creds_arg).await;
+    let narrow = stored(&creds);
     let mut connect = Connect::spawn(&[&gw.url(), "--credentials", creds_arg]);
     let client = connect.client().await;
     // The gateway answers 403 insufficient_scope; connect sends the human back for the wider
@@ -250,11 +251,10 @@ async fn a_call_outside_the_scope_asks_the_human_for_more_then_goes_through() {
         grants[1]["detail"]["tools"],
         serde_json::json!([APPROVED, DENIED])
     );
-    // The stored credentials are the wider ones now.
-    assert!(
-        stored(&creds)["access_token"] != serde_json::Value::Null,
-        "credentials kept"
-    );
+    // The stored credentials are the wider ones now: a new access and refresh token.
+    let wide = stored(&creds);
+    assert_ne!(wide["access_token"], narrow["access_token"]);
+    assert_ne!(wide["refresh_token"], narrow["refresh_token"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
