@@ -4,8 +4,9 @@
 use crate::mcp::{Failure, FailureClass, check_answer};
 use crate::{BenchError, Sample, ToolCall};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::Barrier;
 use tokio::time::Instant;
 
 /// A call slower than this is counted as an error (and stops being waited for).
@@ -50,8 +51,10 @@ pub fn client(connections: usize) -> Result<reqwest::Client, BenchError> {
 /// Runs one round: `spec.concurrency` workers call `target` until the warm-up and the
 /// measured window have passed; every call in flight at the end is awaited.
 ///
-/// The measured window counts calls *started* in it; its wall time runs until the last
-/// of them finished.
+/// A warm-up lasts `spec.warmup` and until every worker has finished at least one call
+/// (its connection is open), so a slow first call on a loaded machine cannot eat the
+/// measured window. The measured window counts calls *started* in it; its wall time runs
+/// until the last of them finished.
 pub async fn load(
     client: &reqwest::Client,
     target: &Target,
@@ -70,11 +73,14 @@ pub async fn load_rotating(
     bearers: &[String],
     spec: LoadSpec,
 ) -> Result<Sample, BenchError> {
-    let start = Instant::now();
-    let window = Window {
-        measure_from: start + spec.warmup,
-        until: start + spec.warmup + spec.duration,
-    };
+    let concurrency = spec.concurrency.max(1);
+    let gate = Arc::new(WarmupGate {
+        until: Instant::now() + spec.warmup,
+        all_warm: Barrier::new(concurrency),
+        measure_from: OnceLock::new(),
+        duration: spec.duration,
+        skip: spec.warmup.is_zero(),
+    });
     let bearers = bearers
         .iter()
         .map(|token| {
@@ -86,27 +92,31 @@ pub async fn load_rotating(
         bearers,
         call: target.call.clone(),
     });
-    let concurrency = spec.concurrency.max(1);
-    let workers: Vec<_> = (0..concurrency)
-        .map(|w| {
-            let rotation = Rotation {
-                next: w,
-                step: concurrency,
-            };
-            tokio::spawn(worker(
-                client.clone(),
-                Arc::clone(&request),
-                window,
-                rotation,
-            ))
-        })
-        .collect();
+    let mut workers = Vec::with_capacity(concurrency);
+    for w in 0..concurrency {
+        let rotation = Rotation {
+            next: w,
+            step: concurrency,
+        };
+        // Made here, not in the worker: a worker that failed before the gate would
+        // leave the others waiting at it for ever.
+        let sample = Sample::new()?;
+        workers.push(tokio::spawn(worker(
+            client.clone(),
+            Arc::clone(&request),
+            Arc::clone(&gate),
+            rotation,
+            sample,
+        )));
+    }
     let mut total = Sample::new()?;
     for handle in workers {
-        let sample = handle.await.map_err(BenchError::Worker)??;
+        let sample = handle.await.map_err(BenchError::Worker)?;
         total.merge(&sample)?;
     }
-    total.elapsed = Instant::now().saturating_duration_since(window.measure_from);
+    if let Some(&measure_from) = gate.measure_from.get() {
+        total.elapsed = Instant::now().saturating_duration_since(measure_from);
+    }
     Ok(total)
 }
 
@@ -117,11 +127,16 @@ struct Rotation {
     step: usize,
 }
 
-/// The warm-up ends at `measure_from`; no call starts at or after `until`.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    measure_from: Instant,
+/// Where the warm-up ends: at `until`, once every worker has made a call (unless `skip`); the measured
+/// window then starts for all workers at the same instant and lasts `duration`.
+#[derive(Debug)]
+struct WarmupGate {
     until: Instant,
+    all_warm: Barrier,
+    measure_from: OnceLock<Instant>,
+    duration: Duration,
+    /// No warm-up at all was asked for: the overload phases count every call.
+    skip: bool,
 }
 
 /// What every call of a round sends.
@@ -131,33 +146,51 @@ struct Request {
     call: ToolCall,
 }
 
-/// One worker: calls back to back, one at a time, until the window closes.
+/// One worker: calls back to back, one at a time, through the warm-up and then the
+/// measured window, until the window closes.
 async fn worker(
     client: reqwest::Client,
     request: Arc<Request>,
-    window: Window,
+    gate: Arc<WarmupGate>,
     mut rotation: Rotation,
-) -> Result<Sample, BenchError> {
-    let mut sample = Sample::new()?;
+    mut sample: Sample,
+) -> Sample {
+    while !gate.skip {
+        let bearer = rotation.next_bearer(&request.bearers);
+        match call_once(&client, &request, bearer).await {
+            Ok(()) => sample.warmup_ok += 1,
+            Err(reason) => sample.record_error(true, reason),
+        }
+        if Instant::now() >= gate.until {
+            break;
+        }
+    }
+    gate.all_warm.wait().await;
+    let until = *gate.measure_from.get_or_init(Instant::now) + gate.duration;
     loop {
         let started = Instant::now();
-        if started >= window.until {
-            return Ok(sample);
+        if started >= until {
+            return sample;
         }
-        let warmup = started < window.measure_from;
-        let bearer = match request.bearers.len() {
+        let bearer = rotation.next_bearer(&request.bearers);
+        match call_once(&client, &request, bearer).await {
+            Ok(()) => sample.record_ok(started.elapsed()),
+            Err(reason) => sample.record_error(false, reason),
+        }
+    }
+}
+
+impl Rotation {
+    /// The token for the next call (none when there are none), moving on by `step`.
+    fn next_bearer<'a>(&mut self, bearers: &'a [HeaderValue]) -> Option<&'a HeaderValue> {
+        match bearers.len() {
             0 => None,
             n => {
-                rotation.next %= n;
-                let bearer = request.bearers.get(rotation.next);
-                rotation.next += rotation.step;
+                self.next %= n;
+                let bearer = bearers.get(self.next);
+                self.next += self.step;
                 bearer
             }
-        };
-        match call_once(&client, &request, bearer).await {
-            Ok(()) if warmup => sample.warmup_ok += 1,
-            Ok(()) => sample.record_ok(started.elapsed()),
-            Err(reason) => sample.record_error(warmup, reason),
         }
     }
 }

@@ -12,9 +12,13 @@ use std::time::Duration;
 
 /// Serves the demo upstream over HTTP on a free loopback port; returns its `/mcp` URL.
 async fn demo_upstream() -> String {
+    demo_upstream_with(Default::default()).await
+}
+
+async fn demo_upstream_with(options: mandate_demo::DemoOptions) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(mandate_demo::serve_http(listener, Default::default()));
+    tokio::spawn(mandate_demo::serve_http(listener, options));
     format!("http://{addr}{}", mandate_demo::MCP_PATH)
 }
 
@@ -44,6 +48,31 @@ async fn a_short_run_calls_the_upstream_and_orders_its_percentiles() {
     let q = [0.5, 0.9, 0.99, 0.999].map(|q| sample.quantile_us(q));
     assert!(q[0] > 0 && q.windows(2).all(|w| w[0] <= w[1]), "{q:?}");
     assert!(q[3] <= sample.max_us());
+}
+
+/// Regression: CI once measured zero calls through the gateway because each worker's
+/// first call outlasted the warm-up and the measured window together (a loaded machine).
+/// Here every call takes longer than both, so only a warm-up that waits for every
+/// worker's first call leaves anything to measure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_call_slower_than_the_whole_round_still_leaves_calls_to_measure() {
+    let spec = short(2);
+    let slow = mandate_demo::DemoOptions {
+        delay: Some(2 * (spec.warmup + spec.duration)),
+        ..Default::default()
+    };
+    let target = Target {
+        url: demo_upstream_with(slow).await,
+        bearer: None,
+        call: ToolCall::new("get_report"),
+    };
+    let sample = load(&client(2).unwrap(), &target, spec).await.unwrap();
+    assert_eq!(sample.warmup_ok, 2, "one warm-up call per worker");
+    assert_eq!(
+        sample.ok, 2,
+        "then one measured call per worker: {sample:?}"
+    );
+    assert!(sample.elapsed >= spec.duration, "{:?}", sample.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
