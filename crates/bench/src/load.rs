@@ -155,14 +155,16 @@ async fn worker(
     mut rotation: Rotation,
     mut sample: Sample,
 ) -> Sample {
-    while !gate.skip {
-        let bearer = rotation.next_bearer(&request.bearers);
-        match call_once(&client, &request, bearer).await {
-            Ok(()) => sample.warmup_ok += 1,
-            Err(reason) => sample.record_error(true, reason),
-        }
-        if Instant::now() >= gate.until {
-            break;
+    if !gate.skip {
+        loop {
+            let bearer = rotation.next_bearer(&request.bearers);
+            match call_once(&client, &request, bearer).await {
+                Ok(()) => sample.warmup_ok += 1,
+                Err(reason) => sample.record_error(true, reason),
+            }
+            if Instant::now() >= gate.until {
+                break;
+            }
         }
     }
     gate.all_warm.wait().await;
