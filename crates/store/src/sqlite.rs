@@ -4,7 +4,7 @@
 //! write lock before reading anything. So the audit head read inside it is
 //! the true last entry even when the gateway and the CLI write at once, and
 //! their events form one unbroken chain. Writes go to one writer thread that
-//! commits them in groups (see `writer`); reads run on tokio's blocking pool.
+//! commits them in groups (see `writer`); reads go to one reader thread (see `reader`).
 
 mod agents;
 mod approvals;
@@ -12,6 +12,7 @@ mod log;
 mod mandates;
 mod oauth;
 mod pins;
+mod reader;
 mod schema;
 mod writer;
 
@@ -26,6 +27,7 @@ use mandate_core::{
     Agent, AgentId, Approval, ApprovalDecision, ApprovalId, HumanId, Mandate, MandateId,
     Revocation, Timestamp, ToolName,
 };
+use reader::Reader;
 use rusqlite::{Connection, ErrorCode};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -42,7 +44,7 @@ pub struct SqliteStore {
 struct Connections {
     path: PathBuf,
     writer: Writer,
-    reader: Mutex<Connection>,
+    reader: Reader,
     /// Answers [`Store::liveness_epoch`] inline: one point read, never queued behind a scan.
     probe: Mutex<Connection>,
 }
@@ -74,7 +76,7 @@ impl SqliteStore {
             inner: Arc::new(Connections {
                 path: path.to_owned(),
                 writer: Writer::start(writer)?,
-                reader: Mutex::new(reader),
+                reader: Reader::start(reader)?,
                 probe: Mutex::new(probe),
             }),
         })
@@ -100,33 +102,20 @@ impl SqliteStore {
         self.inner.writer.write(f).await
     }
 
-    /// Runs `f` on the read connection on the blocking pool.
+    /// Runs `f` on the read connection, on the reader thread.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        run_blocking(move || {
-            let conn = inner.reader.lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn)
-        })
-        .await
+        let result = self.inner.reader.read(f).await;
+        if let Err(e @ (StoreError::DiskFull | StoreError::Io(_) | StoreError::Corrupt(_))) =
+            &result
+        {
+            tracing::error!(error = %e, "sqlite store failed");
+        }
+        result
     }
-}
-
-async fn run_blocking<T, F>(f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-{
-    let result = tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-    if let Err(e @ (StoreError::DiskFull | StoreError::Io(_) | StoreError::Corrupt(_))) = &result {
-        tracing::error!(error = %e, "sqlite store failed");
-    }
-    result
 }
 
 #[async_trait]
