@@ -31,6 +31,15 @@ pub enum BenchError {
         #[source]
         source: std::io::Error,
     },
+    /// The durability floor could not be measured in the gateway's data dir.
+    #[error("cannot time an fsync in `{}`", .path.display())]
+    Fsync {
+        /// The directory.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A `/proc` file did not hold the field the harness needs.
     #[error("`{}` has no readable `{field}`", .path.display())]
     ProcField {

@@ -9,11 +9,13 @@
 //! measured window whose latencies go into an HDR histogram ([`Sample`]). Every answer
 //! is checked to be a successful tool result: errors are counted, never timed.
 //!
-//! [`ProcStats`] samples the serving processes (peak RSS, CPU time) from `/proc`, and
+//! [`ProcStats`] samples the serving processes (peak RSS, CPU time) from `/proc`,
+//! [`FsyncFloor`] times the durable append every governed call waits for, and
 //! [`Report`] puts it all together as a table or JSON. Starting the upstream and the
 //! gateway is the caller's job (the `mandate` binary does it in `mandate bench`).
 
 mod error;
+mod fsync;
 mod load;
 mod mcp;
 mod nginx;
@@ -26,6 +28,7 @@ mod schedule;
 mod table;
 
 pub use error::BenchError;
+pub use fsync::FsyncFloor;
 pub use load::{LoadSpec, Target, client, load, load_rotating};
 pub use mcp::{Failure, FailureClass, ToolCall};
 pub use nginx::Nginx;

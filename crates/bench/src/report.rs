@@ -1,7 +1,7 @@
 //! The report: one row per path and concurrency, the ratios against direct and nginx,
 //! the gateway's memory and CPU, the machine, and the audit check; as JSON or a table.
 
-use crate::{ProcStats, Route, Sample, Schedule};
+use crate::{FsyncFloor, ProcStats, Route, Sample, Schedule};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ pub struct Report {
     pub machine: Machine,
     /// Whether every successful call through Mandate left its decision in the audit log.
     pub audit: Option<AuditCheck>,
+    /// What a durable append costs in the gateway's data dir: the least latency any
+    /// durable decision can add here.
+    pub durability_floor: Option<FsyncFloor>,
     /// Paths that were not measured, and why.
     pub skipped: Vec<Skipped>,
     /// The schedule.
@@ -34,6 +37,7 @@ impl Report {
             gateway: None,
             machine,
             audit: None,
+            durability_floor: None,
             skipped: Vec::new(),
             settings,
         }

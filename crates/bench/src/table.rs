@@ -39,6 +39,15 @@ impl Report {
             );
             let _ = writeln!(out, "audit verify: {}", audit.verify_output);
         }
+        if let Some(floor) = &self.durability_floor {
+            let _ = writeln!(
+                out,
+                "durability floor: a {} B append + fdatasync in the gateway's data dir takes \
+                 p50 {} µs, p99 {} µs, max {} µs ({} samples); every decision waits for one \
+                 (shared by its commit group)",
+                floor.bytes, floor.p50_us, floor.p99_us, floor.max_us, floor.samples
+            );
+        }
         for skipped in &self.skipped {
             let _ = writeln!(out, "skipped {}: {}", skipped.path, skipped.reason);
         }

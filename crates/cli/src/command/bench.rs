@@ -11,8 +11,8 @@ mod stack;
 
 use anyhow::{Context as _, bail};
 use mandate_bench::{
-    GatewayStats, Leg, Machine, Nginx, ProcStats, Progress, Report, Route, Schedule, Settings,
-    Skipped, Target, ToolCall, run_schedule,
+    FsyncFloor, GatewayStats, Leg, Machine, Nginx, ProcStats, Progress, Report, Route, Schedule,
+    Settings, Skipped, Target, ToolCall, run_schedule,
 };
 use stack::{Gateway, UPSTREAM, Upstream};
 use std::path::PathBuf;
@@ -21,6 +21,9 @@ use std::time::Duration;
 
 /// The demo's read tool: no arguments, about 1 KiB of text back.
 const TOOL: &str = "get_report";
+
+/// Durable appends timed for the durability floor (about half a second on a slow disk).
+const FSYNC_SAMPLES: u32 = 200;
 
 /// Arguments of `mandate bench`. It makes its own upstream, gateway and data dir:
 /// `--config` and `--data-dir` are not used.
@@ -118,6 +121,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let nginx = start_nginx(&args, &upstream, &mut skipped).await;
     let mut gateway = Gateway::start(&exe, &upstream.url()).await?;
     let token = gateway.grant(&format!("{UPSTREAM}.{TOOL}")).await?;
+    // Before the load, so that nothing else is writing to the disk.
+    let durability_floor = FsyncFloor::measure(&gateway.data_dir(), FSYNC_SAMPLES)?;
     let legs = legs(&upstream, nginx.as_ref(), &gateway, token);
     eprintln!(
         "mandate bench: {} paths × levels {:?} × {} rounds; about {} s of load",
@@ -143,6 +148,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(mandate_bench::Run::successful_calls)
         .sum();
     report.audit = Some(gateway.audit_check(successful).await?);
+    report.durability_floor = Some(durability_floor);
     report.gateway = gateway_stats.map(|stats| GatewayStats::new(stats, &report.runs));
     report.skipped = skipped;
 

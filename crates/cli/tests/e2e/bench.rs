@@ -72,6 +72,12 @@ fn a_tiny_bench_measures_every_path_and_accounts_for_every_call_in_the_audit_log
     assert!(report["ratios"][0]["mandate_over_direct_rps"].is_number());
     assert!(report["gateway"]["peak_rss_kib"].as_u64().unwrap() > 0);
     assert!(report["machine"]["cpus"].as_u64().unwrap() >= 1);
+    // The durability floor is measured in the gateway's data dir and printed.
+    let floor = &report["durability_floor"];
+    assert_eq!(floor["samples"], 200, "{floor}");
+    let (p50, p99) = (floor["p50_us"].as_u64(), floor["p99_us"].as_u64());
+    assert!(p50.is_some() && p50 <= p99, "{floor}");
+    assert!(stdout.contains("durability floor"), "{stdout}");
     let audit = &report["audit"];
     assert_eq!(audit["matches"], true, "{audit}");
     assert_eq!(audit["verified"], true, "{audit}");
