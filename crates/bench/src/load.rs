@@ -92,23 +92,28 @@ pub async fn load_rotating(
         bearers,
         call: target.call.clone(),
     });
-    let mut workers = Vec::with_capacity(concurrency);
-    for w in 0..concurrency {
-        let rotation = Rotation {
-            next: w,
-            step: concurrency,
-        };
-        // Made here, not in the worker: a worker that failed before the gate would
-        // leave the others waiting at it for ever.
-        let sample = Sample::new()?;
-        workers.push(tokio::spawn(worker(
-            client.clone(),
-            Arc::clone(&request),
-            Arc::clone(&gate),
-            rotation,
-            sample,
-        )));
-    }
+    // Every sample is made before any worker starts: a worker that failed, or was never
+    // started, before the gate would leave the others waiting at it for ever.
+    let samples = (0..concurrency)
+        .map(|_| Sample::new())
+        .collect::<Result<Vec<_>, _>>()?;
+    let workers: Vec<_> = samples
+        .into_iter()
+        .enumerate()
+        .map(|(w, sample)| {
+            let rotation = Rotation {
+                next: w,
+                step: concurrency,
+            };
+            tokio::spawn(worker(
+                client.clone(),
+                Arc::clone(&request),
+                Arc::clone(&gate),
+                rotation,
+                sample,
+            ))
+        })
+        .collect();
     let mut total = Sample::new()?;
     for handle in workers {
         let sample = handle.await.map_err(BenchError::Worker)?;
