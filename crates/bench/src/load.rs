@@ -132,8 +132,8 @@ struct Rotation {
     step: usize,
 }
 
-/// Where the warm-up ends: at `until`, once every worker has made a call (unless `skip`); the measured
-/// window then starts for all workers at the same instant and lasts `duration`.
+/// Where the warm-up ends: at `until`, once every worker has made a call (unless `skip`);
+/// the measured window then starts for all workers at the same instant and lasts `duration`.
 #[derive(Debug)]
 struct WarmupGate {
     until: Instant,
