@@ -82,39 +82,15 @@ impl ServerHandler for Front {
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = principal(&context)?;
         // Trace the call (when `[otel]` is set), continuing the caller's `_meta.traceparent`.
-        let mut span = self
+        let span = self
             .gw
             .telemetry
             .tool_span(&request.name, &principal, &context);
         // A call held for a human waits as the client's revision allows (see `approval`).
         let patience = crate::approval::Patience::of(request.request_state, &context);
-        // Boxed: the pipeline's state (decision, write-ahead, upstream call) is large, and
-        // rmcp moves the handler's future several times per request (into a task, and
-        // between its layers); boxed, each move copies a pointer instead of kilobytes.
-        let pipeline = Box::pin(self.gw.call_tool(
-            &principal,
-            &request.name,
-            request.arguments,
-            patience,
-            &mut span,
-        ));
-        let reply = match pipeline.await {
-            Err(CallError::AwaitingApproval(pending)) => {
-                return Ok(CallToolResponse::InputRequired(pending.input_required()));
-            }
-            // A name no upstream offers is answered the way the official SDK servers answer
-            // it (a tool result with `isError`), so a client sees the same through Mandate as
-            // directly, and a model can read the text and pick a real tool. Still audited.
-            Err(CallError::Refused(Decision::Deny(reasons))) if names_no_tool(&reasons) => {
-                let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-                Ok(CallToolResult::error(vec![ContentBlock::text(
-                    text.join("; "),
-                )]))
-            }
-            other => other.map_err(ErrorData::from),
-        };
-        span.finish(reply.as_ref());
-        Ok(CallToolResponse::Complete(reply?))
+        self.gw
+            .answer_call(&principal, &request.name, request.arguments, patience, span)
+            .await
     }
 
     // Logging is deprecated (SEP-2577) but 2025-revision clients still set a level.
@@ -233,6 +209,40 @@ fn names_no_tool(reasons: &[DenyReason]) -> bool {
 }
 
 impl Gateway {
+    /// A `tools/call`'s answer as MCP puts it, whichever front received it ([`Front`] or
+    /// [`crate::direct_call`]): the pipeline's result, an approval hold as `input_required`,
+    /// an unknown tool as a tool error, anything else as a JSON-RPC error.
+    pub(crate) async fn answer_call(
+        &self,
+        principal: &Principal,
+        name: &str,
+        arguments: Option<rmcp::model::JsonObject>,
+        patience: crate::approval::Patience,
+        mut span: crate::telemetry::ToolSpan,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // Boxed: the pipeline's state (decision, write-ahead, upstream call) is large, and
+        // rmcp moves the handler's future several times per request (into a task, and
+        // between its layers); boxed, each move copies a pointer instead of kilobytes.
+        let pipeline = Box::pin(self.call_tool(principal, name, arguments, patience, &mut span));
+        let reply = match pipeline.await {
+            Err(CallError::AwaitingApproval(pending)) => {
+                return Ok(CallToolResponse::InputRequired(pending.input_required()));
+            }
+            // A name no upstream offers is answered the way the official SDK servers answer
+            // it (a tool result with `isError`), so a client sees the same through Mandate as
+            // directly, and a model can read the text and pick a real tool. Still audited.
+            Err(CallError::Refused(Decision::Deny(reasons))) if names_no_tool(&reasons) => {
+                let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                Ok(CallToolResult::error(vec![ContentBlock::text(
+                    text.join("; "),
+                )]))
+            }
+            other => other.map_err(ErrorData::from),
+        };
+        span.finish(reply.as_ref());
+        Ok(CallToolResponse::Complete(reply?))
+    }
+
     /// The tools a principal could call: within the chain's scope and not
     /// unconditionally forbidden by policy. An agent never sees the rest.
     pub fn reachable_tools(&self, principal: &Principal) -> Vec<rmcp::model::Tool> {

@@ -1,8 +1,10 @@
 //! `mandate serve`: the HTTP server, its layers in order, and the catalog's upkeep
 //! (tool-list changes, upstreams coming back, pins accepted in another process).
 //!
-//! Layers, outermost first: body limit → authentication → MCP (rmcp streamable HTTP).
+//! Layers, outermost first: load shedding → authentication → the direct `tools/call`
+//! path ([`crate::direct_call`]) → MCP (rmcp streamable HTTP).
 
+use crate::direct_call::{DirectCalls, direct_call};
 use crate::front::Front;
 use crate::{Gateway, GatewayError};
 use crate::{oauth, principal};
@@ -25,6 +27,7 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
         .with_json_response(true);
     config.cancellation_token = shutdown;
     config.allowed_hosts = allowed_hosts(&gw);
+    let direct = Arc::new(DirectCalls::new(Arc::clone(&gw), &config.allowed_hosts));
     let front_gw = Arc::clone(&gw);
     let mcp = StreamableHttpService::new(
         move || Ok(Front::new(Arc::clone(&front_gw))),
@@ -33,6 +36,8 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
     );
     Router::new()
         .nest_service("/mcp", mcp)
+        // A plain stateless `tools/call` is answered here; everything else goes to rmcp.
+        .layer(axum::middleware::from_fn_with_state(direct, direct_call))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gw),
             principal::authenticate,

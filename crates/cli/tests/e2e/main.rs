@@ -23,6 +23,7 @@ mod conformance;
 mod connect;
 mod connect_oauth;
 mod delegation;
+mod direct_call;
 mod durability;
 mod everything;
 mod export;
