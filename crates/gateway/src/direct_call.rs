@@ -154,9 +154,6 @@ pub async fn direct_call(
 fn candidate(direct: &DirectCalls, request: &Request) -> Option<usize> {
     let headers = request.headers();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let accepts = text(header::ACCEPT)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
     let length = text(header::CONTENT_LENGTH)?.parse::<usize>().ok()?;
     let sure = request.method() == http::Method::POST
         // rmcp judges the host of an absolute-form target; the direct path only `Host`.
@@ -167,14 +164,35 @@ fn candidate(direct: &DirectCalls, request: &Request) -> Option<usize> {
         && !headers.contains_key(header::ORIGIN)
         && !headers.keys().any(|k| k.as_str().starts_with("mcp-param-"))
         && text(header::HOST).is_some_and(|host| direct.hosts.admits(host))
-        && accepts.contains("application/json")
-        && accepts.contains("text/event-stream")
+        && accepts_json_and_sse(headers)
         && text(header::CONTENT_TYPE).is_some_and(|t| {
             t.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json")
         })
         && !direct.gw.telemetry.is_on()
         && length <= direct.gw.config.max_body_bytes;
     sure.then_some(length)
+}
+
+/// Whether the `Accept` headers plainly name both media types the revision requires.
+///
+/// rmcp weighs quality values and quoted parameters; rather than copy that grammar, the
+/// direct path takes only items without parameters or quotes and leaves the rest to rmcp,
+/// so it never answers a request rmcp would refuse with 406.
+fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
+    let (mut json, mut sse) = (false, false);
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        if value.contains(['"', ';']) {
+            return false;
+        }
+        for essence in value.split(',').map(str::trim) {
+            json |= essence.eq_ignore_ascii_case("application/json");
+            sse |= essence.eq_ignore_ascii_case("text/event-stream");
+        }
+    }
+    json && sse
 }
 
 /// A plain `tools/call`: JSON-RPC 2.0, the revision's `_meta`, no progress wanted, and
@@ -308,6 +326,39 @@ mod tests {
         agreeing.insert("mcp-method", http::HeaderValue::from_static("tools/call"));
         agreeing.insert("mcp-name", http::HeaderValue::from_static("crm.lookup"));
         assert!(plain_call(&envelope(modern_meta()), &agreeing));
+    }
+
+    fn accept(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::ACCEPT, http::HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_a_plain_accept_naming_both_types_is_taken() {
+        for taken in [
+            &["application/json, text/event-stream"][..],
+            &["Text/Event-Stream,APPLICATION/JSON"],
+            &["application/json", "text/event-stream"],
+            &["text/html, application/json ,text/event-stream"],
+        ] {
+            assert!(accepts_json_and_sse(&accept(taken)), "{taken:?}");
+        }
+        // Left to rmcp: look-alikes it refuses with 406, one type missing, wildcards,
+        // and anything with weights or quoted parameters, whose grammar rmcp owns.
+        for left in [
+            &["application/jsonx, text/event-streamy"][..],
+            &["application/json"],
+            &["*/*"],
+            &[],
+            &["application/json;q=0, text/event-stream"],
+            &["application/json, text/event-stream;q=0.5"],
+            &["application/json, text/event-stream; x=\"a,b\""],
+        ] {
+            assert!(!accepts_json_and_sse(&accept(left)), "{left:?}");
+        }
     }
 
     #[test]

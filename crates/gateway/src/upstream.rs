@@ -6,9 +6,12 @@
 
 mod breaker;
 mod connect;
+mod direct_http;
+mod session_tap;
 
 use crate::config::UpstreamConfig;
 use breaker::{Admission, Breaker, Outcome, Refusal, Ticket};
+use direct_http::{DirectError, DirectHttp, Eligible};
 use mandate_policy::Authorized;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, JsonObject, ResourceUpdatedNotificationParam, Tool,
@@ -102,7 +105,31 @@ impl ClientHandler for ChangeNotifier {
     }
 }
 
-type Client = RunningService<RoleClient, ChangeNotifier>;
+/// One live connection: rmcp's client session and, for an HTTP upstream, the direct
+/// sender its tool calls take ([`direct_http`]).
+struct Client {
+    service: RunningService<RoleClient, ChangeNotifier>,
+    direct: Option<DirectHttp>,
+}
+
+impl Client {
+    fn peer(&self) -> &rmcp::Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.service.is_closed()
+    }
+}
+
+/// How one request failed, by the client that sent it.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Service(#[from] rmcp::ServiceError),
+    #[error(transparent)]
+    Direct(#[from] DirectError),
+}
 
 /// One upstream: its config, its breaker and, while connected, its client.
 struct Upstream {
@@ -111,6 +138,8 @@ struct Upstream {
     breaker: std::sync::Mutex<Breaker>,
     // Held across a connect (up to the handshake timeout): only this upstream's callers wait.
     client: Mutex<Option<Arc<Client>>>,
+    // The tools whose calls may skip rmcp's client, from the last listing.
+    eligible: Arc<Eligible>,
 }
 
 /// All upstreams, by name.
@@ -132,6 +161,7 @@ impl Upstreams {
                     config: c.clone(),
                     breaker: std::sync::Mutex::new(Breaker::new(c.breaker)),
                     client: Mutex::new(None),
+                    eligible: Arc::default(),
                 };
                 (c.name.clone(), Arc::new(up))
             })
@@ -158,10 +188,15 @@ impl Upstreams {
 
     /// Lists an upstream's tools (connecting first if needed).
     pub async fn list_tools(&self, upstream: &str) -> Result<Vec<Tool>, UpstreamError> {
-        self.request(upstream, |client| async move {
-            client.peer().list_all_tools().await
-        })
-        .await
+        let tools = self
+            .request(upstream, |client| async move {
+                Ok(client.peer().list_all_tools().await?)
+            })
+            .await?;
+        if let Some(up) = self.by_name.get(upstream) {
+            up.eligible.learn(&tools);
+        }
+        Ok(tools)
     }
 
     /// Forwards an authorised call. The proof must name this very tool.
@@ -173,22 +208,35 @@ impl Upstreams {
         let tool = authorized.tool();
         let mut params = CallToolRequestParams::new(tool.tool().to_owned());
         params.arguments = arguments;
+        let up = self.upstream(tool.upstream())?;
         self.request(tool.upstream(), |client| async move {
-            client.peer().call_tool(params).await
+            let Some(direct) = client.direct.as_ref().filter(|d| d.takes(&params.name)) else {
+                return Ok(client.peer().call_tool(params).await?);
+            };
+            let answer = direct.call(params).await;
+            if answer.tools_changed {
+                // rmcp's peer caches listings and did not see the notice: the next
+                // listing must come from a fresh session.
+                up.forget(&client).await;
+            }
+            Ok(answer.result?)
         })
         .await
+    }
+
+    fn upstream(&self, name: &str) -> Result<&Arc<Upstream>, UpstreamError> {
+        self.by_name
+            .get(name)
+            .ok_or_else(|| UpstreamError::Unknown(name.to_owned()))
     }
 
     /// Sends one request through the upstream's breaker, connecting first if needed.
     async fn request<T, F, Fut>(&self, name: &str, send: F) -> Result<T, UpstreamError>
     where
         F: FnOnce(Arc<Client>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+        Fut: Future<Output = Result<T, Failure>>,
     {
-        let up = self
-            .by_name
-            .get(name)
-            .ok_or_else(|| UpstreamError::Unknown(name.to_owned()))?;
+        let up = self.upstream(name)?;
         let attempt = Attempt::admit(up, Instant::now())?;
         let client = match self.client(up, &attempt).await {
             Ok(client) => client,
@@ -247,7 +295,7 @@ impl Upstreams {
                 Err(rmcp::ServiceError::McpError(own)) => {
                     Ok(Err(rmcp::ServiceError::McpError(own)))
                 }
-                Err(other) => Err(other),
+                Err(other) => Err(other.into()),
             }
         })
         .await
@@ -273,7 +321,7 @@ impl Upstreams {
             changes: self.changes.clone(),
             updates: self.updates.clone(),
         };
-        let client = Arc::new(connect::connect(&up.config, notifier).await?);
+        let client = Arc::new(connect::connect(&up.config, notifier, &up.eligible).await?);
         *slot = Some(Arc::clone(&client));
         Ok(client)
     }
@@ -362,14 +410,18 @@ impl Drop for Attempt<'_> {
 }
 
 /// What a failed request says about the upstream's reachability.
-fn reachability(error: &rmcp::ServiceError) -> Outcome {
-    match error {
-        rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
-            Outcome::Unreachable
-        }
-        rmcp::ServiceError::McpError(_) | rmcp::ServiceError::UnexpectedResponse => {
+fn reachability(failure: &Failure) -> Outcome {
+    match failure {
+        Failure::Service(
+            rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_),
+        )
+        | Failure::Direct(DirectError::Transport(_)) => Outcome::Unreachable,
+        Failure::Service(
+            rmcp::ServiceError::McpError(_) | rmcp::ServiceError::UnexpectedResponse,
+        )
+        | Failure::Direct(DirectError::Upstream(_) | DirectError::Unexpected(_)) => {
             Outcome::Answered
         }
-        _ => Outcome::Inconclusive,
+        Failure::Service(_) => Outcome::Inconclusive,
     }
 }

@@ -311,6 +311,9 @@ async fn server_everything_over_streamable_http_is_governed_the_same() {
     client.cancel().await.unwrap();
     let _ = upstream.kill();
     let _ = upstream.wait();
+    // The echo went by the direct sender, in the session server-everything gave rmcp.
+    let log = std::fs::read_to_string(gw.dir.path().join("serve.log")).unwrap();
+    assert!(log.contains(crate::upstream_direct::SENT_DIRECTLY), "{log}");
     assert_eq!(
         decisions(&gw),
         [

@@ -39,3 +39,4 @@ mod sensitivity;
 mod token_exchange;
 mod tokens;
 mod tool_pins;
+mod upstream_direct;
