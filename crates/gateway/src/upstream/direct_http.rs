@@ -185,6 +185,12 @@ impl DirectHttp {
                 if data.trim().is_empty() {
                     continue;
                 }
+                if let Some((answered, result)) = plain_answer(&data) {
+                    if answered == id {
+                        break Ok(result);
+                    }
+                    continue;
+                }
                 let message = match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
                     Ok(message) => message,
                     Err(e) => break Err(DirectError::Unexpected(e.to_string())),
@@ -307,6 +313,48 @@ fn transport_failure(error: StreamableHttpError<reqwest::Error>) -> DirectError 
         }
         other => DirectError::Transport(other.to_string()),
     }
+}
+
+/// The common answer, read without rmcp's untagged `ServerResult`, which tries fifteen other
+/// result shapes (each failure an allocated error) before a tool result's.
+///
+/// Taken only for `{"jsonrpc": "2.0", "id": …, "result": {…}}` whose result has `content` and no
+/// key but `content`, `structuredContent`, `isError`, `_meta` and, without `_meta`, `resultType`:
+/// every shape `ServerResult` tries before a tool result's needs a key outside that set (or, for
+/// `subscriptions/listen`, `resultType` with `_meta`), so such a result reads exactly as rmcp
+/// reads it; a property test in `tests.rs` holds the two readings equal. Anything else returns
+/// `None` and is read rmcp's way.
+fn plain_answer(data: &str) -> Option<(RequestId, CallToolResult)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Reply<'a> {
+        #[serde(rename = "jsonrpc")]
+        _version: rmcp::model::JsonRpcVersion2_0,
+        id: RequestId,
+        #[serde(borrow)]
+        result: &'a serde_json::value::RawValue,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ToolResultKeys {
+        #[serde(rename = "content")]
+        _content: serde::de::IgnoredAny,
+        #[serde(rename = "structuredContent")]
+        _structured_content: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "isError")]
+        _is_error: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "_meta")]
+        meta: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "resultType")]
+        result_type: Option<serde::de::IgnoredAny>,
+    }
+    let reply: Reply<'_> = serde_json::from_str(data).ok()?;
+    let keys = serde_json::from_str::<ToolResultKeys>(reply.result.get()).ok()?;
+    if keys.meta.is_some() && keys.result_type.is_some() {
+        return None;
+    }
+    let result = serde_json::from_str::<CallToolResult>(reply.result.get()).ok()?;
+    Some((reply.id, result))
 }
 
 /// Whether rmcp would send `name` as `Mcp-Name` unchanged (not Base64-wrapped).

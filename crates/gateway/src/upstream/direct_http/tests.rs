@@ -1,6 +1,8 @@
 //! The direct sender against a scripted HTTP upstream, and its pure parts.
 
 use super::*;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 fn tool(name: &str, schema: serde_json::Value) -> Tool {
     let schema = schema.as_object().cloned().unwrap_or_default();
@@ -241,4 +243,102 @@ async fn errors_are_told_apart_by_what_they_say_about_the_upstream() {
         dead.call(CallToolRequestParams::new("chatty")).await.result,
         Err(DirectError::Transport(_))
     ));
+}
+
+/// Any JSON value, a few levels deep.
+fn any_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i32>().prop_map(serde_json::Value::from),
+        "[a-z ]{0,8}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(serde_json::Value::from),
+            prop::collection::btree_map("[a-z]{1,6}", inner, 0..3)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A result object as an upstream might send it: tool-result keys with well- or ill-formed
+/// values, and now and then a key another result shape needs.
+fn any_result() -> impl Strategy<Value = serde_json::Value> {
+    let text_block = "[a-z]{0,6}".prop_map(|t| serde_json::json!({"type": "text", "text": t}));
+    let content = prop_oneof![
+        prop::collection::vec(text_block, 0..3).prop_map(serde_json::Value::from),
+        any_json(),
+    ];
+    let key = prop_oneof![
+        Just("structuredContent"),
+        Just("isError"),
+        Just("_meta"),
+        Just("resultType"),
+        Just("tools"),
+        Just("messages"),
+        Just("contents"),
+        Just("action"),
+        Just("skill"),
+        Just("taskId"),
+        Just("protocolVersion"),
+        Just("completion"),
+        Just("other"),
+    ];
+    let is_error = prop_oneof![any::<bool>().prop_map(serde_json::Value::from), any_json()];
+    (
+        prop::option::of(content),
+        prop::collection::vec((key, any_json()), 0..3),
+        prop::option::of(is_error),
+    )
+        .prop_map(|(content, extra, is_error)| {
+            let mut result = serde_json::Map::new();
+            for (key, value) in extra {
+                result.insert(key.to_owned(), value);
+            }
+            if let Some(content) = content {
+                result.insert("content".to_owned(), content);
+            }
+            if let Some(is_error) = is_error {
+                result.insert("isError".to_owned(), is_error);
+            }
+            serde_json::Value::Object(result)
+        })
+}
+
+proptest! {
+    /// Whenever the shortcut reads an answer, rmcp reads the same message as the same result.
+    #[test]
+    fn the_shortcut_reads_answers_as_rmcp_does(result in any_result(), id in any::<i64>()) {
+        let data = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+        if let Some((read_id, read)) = plain_answer(&data) {
+            let message = serde_json::from_str::<ServerJsonRpcMessage>(&data);
+            let Ok(ServerJsonRpcMessage::Response(response)) = message else {
+                return Err(TestCaseError::fail(format!("rmcp does not read {data} as an answer")));
+            };
+            prop_assert_eq!(&response.id, &read_id);
+            let by_rmcp = call_result(response.result).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(by_rmcp, read);
+        }
+    }
+}
+
+#[test]
+fn the_shortcut_takes_the_usual_answer_and_leaves_the_rest() {
+    let usual = r#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"hi"}],"isError":false}}"#;
+    let (id, result) = plain_answer(usual).unwrap();
+    assert_eq!(id, RequestId::Number(3));
+    assert_eq!(result.content.len(), 1);
+    for left in [
+        // Another result shape's key, a result type with `_meta`, no content, an error, a
+        // request, another JSON-RPC version.
+        r#"{"jsonrpc":"2.0","id":3,"result":{"content":[],"tools":[]}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"result":{"content":[],"resultType":"complete","_meta":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"result":{"isError":true}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+        r#"{"jsonrpc":"1.0","id":3,"result":{"content":[]}}"#,
+    ] {
+        assert!(plain_answer(left).is_none(), "{left}");
+    }
 }
