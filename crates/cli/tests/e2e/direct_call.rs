@@ -75,3 +75,45 @@ async fn the_direct_path_answers_as_rmcp_does() {
     let (status, _, _) = post_raw(&gw.url(), Some(&token), body, &headers).await;
     assert_eq!(status, 403);
 }
+
+/// Sends one raw HTTP/1.1 request and returns its status code.
+fn raw_status(port: u16, request: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    let line = String::from_utf8_lossy(&head);
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_is_judged_as_rmcp_judges_it_whatever_the_targets_form() {
+    let gw = Gateway::start(Upstream::Stdio);
+    gw.add_agent("bot");
+    let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
+    let (body, _) = call(1, "crm.lookup_customer", r#"{"id":"cus_002"}"#);
+    let request = |target: &str, host: Option<&str>| {
+        let host = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
+        format!(
+            "POST {target} HTTP/1.1\r\n{host}Authorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+             MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\n\
+             Mcp-Name: crm.lookup_customer\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len(),
+        )
+    };
+    let listed = format!("127.0.0.1:{}", gw.port);
+    // Origin form with a listed host: answered.
+    assert_eq!(raw_status(gw.port, &request("/mcp", Some(&listed))), 200);
+    // rmcp reads `Host` before an absolute-form target's authority, so this is answered
+    // too; the direct path leaves absolute forms to rmcp, which gives the same answer.
+    let absolute = "http://evil.example/mcp";
+    assert_eq!(raw_status(gw.port, &request(absolute, Some(&listed))), 200);
+    // Without `Host`, the target's authority is the host: refused, not answered directly.
+    assert_eq!(raw_status(gw.port, &request(absolute, None)), 403);
+    assert_eq!(
+        raw_status(gw.port, &request(absolute, Some("evil.example"))),
+        403
+    );
+}
