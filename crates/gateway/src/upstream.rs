@@ -213,13 +213,18 @@ impl Upstreams {
             let Some(direct) = client.direct.as_ref().filter(|d| d.takes(&params.name)) else {
                 return Ok(client.peer().call_tool(params).await?);
             };
-            let answer = direct.call(params).await;
+            let answer = direct.call(params.clone()).await;
             if answer.tools_changed {
                 // rmcp's peer caches listings and did not see the notice: the next
                 // listing must come from a fresh session.
                 up.forget(&client).await;
             }
-            Ok(answer.result?)
+            match answer.result {
+                // The upstream lost the session (restarted, say) and ran nothing: rmcp's
+                // client opens a new one and sends the call again, once.
+                Err(DirectError::SessionExpired) => Ok(client.peer().call_tool(params).await?),
+                result => Ok(result?),
+            }
         })
         .await
     }
@@ -422,6 +427,7 @@ fn reachability(failure: &Failure) -> Outcome {
         | Failure::Direct(DirectError::Upstream(_) | DirectError::Unexpected(_)) => {
             Outcome::Answered
         }
+        Failure::Direct(DirectError::SessionExpired) => Outcome::Inconclusive,
         Failure::Service(_) => Outcome::Inconclusive,
     }
 }

@@ -152,7 +152,7 @@ async fn overload_is_refused_at_once_and_the_gateway_recovers() {
 }
 
 /// A `mandate demo-upstream` over HTTP on `port`, up and answering.
-fn demo_over_http(port: u16) -> std::process::Child {
+pub fn demo_over_http(port: u16) -> std::process::Child {
     let child = std::process::Command::new(BIN)
         .args(["demo-upstream", "--http", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::null())
@@ -277,7 +277,7 @@ async fn a_dead_upstream_is_refused_at_once_while_others_serve_and_is_used_again
 }
 
 /// Kills a child process when the test ends, however it ends.
-struct KillOnDrop(std::process::Child);
+pub struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -57,3 +57,39 @@ async fn calls_to_an_http_upstream_answer_as_through_rmcp() {
     assert!(log(&http).contains(SENT_DIRECTLY), "{}", log(&http));
     assert!(!log(&stdio).contains(SENT_DIRECTLY));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_restarted_under_a_session_is_called_again_at_once() {
+    use crate::robustness::{KillOnDrop, demo_over_http};
+    let port = free_port();
+    let upstream = KillOnDrop(demo_over_http(port));
+    let gw = Gateway::start_raw(&format!(
+        "[[upstream]]\nname = \"crm\"\nurl = \"http://127.0.0.1:{port}/mcp\"\n"
+    ));
+    gw.add_agent("bot");
+    let (_, token) = gw.grant("bot", "crm.lookup_customer", "read", &[]);
+    let client = client_stateless(&gw.url(), &token).await.unwrap();
+    lookup(&client, "cus_001").await.unwrap();
+    // A new upstream process on the same port knows nothing of the gateway's session: it
+    // answers the direct POST with 404, and rmcp's client opens a new session and sends
+    // the call again. The agent sees an answer, not an error.
+    drop(upstream);
+    let _upstream = KillOnDrop(demo_over_http(port));
+    for id in ["cus_002", "cus_003"] {
+        let result = lookup(&client, id).await.unwrap();
+        assert!(
+            serde_json::to_string(&result.content).unwrap().contains(id),
+            "{result:?}"
+        );
+    }
+    let completed: Vec<_> = gw
+        .audit()
+        .into_iter()
+        .filter(|e| e["kind"] == "completed")
+        .collect();
+    assert_eq!(completed.len(), 3);
+    assert!(
+        completed.iter().all(|e| e.get("error").is_none()),
+        "{completed:#?}"
+    );
+}

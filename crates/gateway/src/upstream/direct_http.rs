@@ -38,6 +38,10 @@ pub(super) enum DirectError {
     /// The upstream answered with something that is not this call's result.
     #[error("{0}")]
     Unexpected(String),
+    /// The upstream no longer knows the session (HTTP 404): it did not run the call, and
+    /// rmcp's client, which opens a new session and sends again, should have it.
+    #[error("the upstream's session expired")]
+    SessionExpired,
 }
 
 /// The tools of one upstream whose calls this path may send: listed, and with no
@@ -304,6 +308,7 @@ fn call_result(result: ServerResult) -> Result<CallToolResult, DirectError> {
 
 fn transport_failure(error: StreamableHttpError<reqwest::Error>) -> DirectError {
     match error {
+        StreamableHttpError::SessionExpired => DirectError::SessionExpired,
         StreamableHttpError::Deserialize(e) => DirectError::Unexpected(e.to_string()),
         StreamableHttpError::UnexpectedContentType(kind) => {
             DirectError::Unexpected(format!("the upstream answered with content type {kind:?}"))

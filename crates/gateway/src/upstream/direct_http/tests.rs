@@ -126,6 +126,7 @@ mod scripted {
             Some("fails") => vec![serde_json::json!({"jsonrpc": "2.0", "id": id,
                 "error": {"code": -32602, "message": "no such customer"}})],
             Some("garbled") => vec![serde_json::json!("not a message")],
+            Some("forgotten") => return axum::http::StatusCode::NOT_FOUND.into_response(),
             _ => vec![],
         };
         let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
@@ -232,6 +233,11 @@ async fn errors_are_told_apart_by_what_they_say_about_the_upstream() {
     assert!(matches!(
         failure("silent").await,
         Err(DirectError::Transport(_))
+    ));
+    // A 404 in a session: the upstream forgot it, and rmcp's client should send again.
+    assert!(matches!(
+        failure("forgotten").await,
+        Err(DirectError::SessionExpired)
     ));
     // Nobody listens here any more: the connection is refused.
     let closed = {
