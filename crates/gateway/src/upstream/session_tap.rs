@@ -1,7 +1,7 @@
 //! rmcp's reqwest transport, with the session id it holds made visible: the direct sender
 //! ([`super::direct_http`]) posts tool calls in the session rmcp opened and keeps.
 //!
-//! Every method delegates unchanged; the POSTs also note the session id they carry or get.
+//! Every method delegates to reqwest's; the POSTs also note the session id they carry or get.
 
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
@@ -63,6 +63,8 @@ pub(super) struct SessionTap {
 impl StreamableHttpClient for SessionTap {
     type Error = reqwest::Error;
 
+    // The two shorter POSTs are the long one with rmcp's default limits, as reqwest's own
+    // implementation makes them, so the session is noted in one place.
     async fn post_message(
         &self,
         uri: Arc<str>,
@@ -71,12 +73,16 @@ impl StreamableHttpClient for SessionTap {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Posted {
-        let sent = session_id.clone();
-        let posted = (self.http)
-            .post_message(uri, message, session_id, auth_header, custom_headers)
-            .await;
-        self.session.note(sent.as_ref(), &posted);
-        posted
+        let default = StreamableHttpResponseLimits::default().max_sse_event_size;
+        self.post_message_with_max_sse_event_size(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            default,
+        )
+        .await
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -88,19 +94,17 @@ impl StreamableHttpClient for SessionTap {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Posted {
-        let sent = session_id.clone();
-        let posted = (self.http)
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await;
-        self.session.note(sent.as_ref(), &posted);
-        posted
+        let mut limits = StreamableHttpResponseLimits::default();
+        limits.max_sse_event_size = max_sse_event_size;
+        self.post_message_with_response_limits(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            limits,
+        )
+        .await
     }
 
     async fn post_message_with_response_limits(
