@@ -155,9 +155,9 @@ fn candidate(direct: &DirectCalls, request: &Request) -> Option<usize> {
     let headers = request.headers();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let length = text(header::CONTENT_LENGTH)?.parse::<usize>().ok()?;
+    // Like rmcp, the host is `Host`'s, whatever the target's form; rmcp falls back to an
+    // absolute-form target's authority only without `Host`, and then this path declines.
     let sure = request.method() == http::Method::POST
-        // rmcp judges the host of an absolute-form target; the direct path only `Host`.
-        && request.uri().authority().is_none()
         && headers.get("mcp-protocol-version").is_some_and(|v| v == STATELESS)
         && !headers.contains_key("mcp-session-id")
         // Browsers send Origin; rmcp judges those requests.

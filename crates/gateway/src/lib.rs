@@ -15,7 +15,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod delegate_tool;
 pub mod digest;
-pub mod direct_call;
+mod direct_call;
 pub mod front;
 pub mod governance;
 mod inspect;

@@ -106,11 +106,12 @@ async fn the_host_is_judged_as_rmcp_judges_it_whatever_the_targets_form() {
     let listed = format!("127.0.0.1:{}", gw.port);
     // Origin form with a listed host: answered.
     assert_eq!(raw_status(gw.port, &request("/mcp", Some(&listed))), 200);
-    // rmcp reads `Host` before an absolute-form target's authority, so this is answered
-    // too; the direct path leaves absolute forms to rmcp, which gives the same answer.
+    // rmcp reads `Host` before an absolute-form target's authority, and so does the direct
+    // path: this is answered too, whichever of them takes it.
     let absolute = "http://evil.example/mcp";
     assert_eq!(raw_status(gw.port, &request(absolute, Some(&listed))), 200);
-    // Without `Host`, the target's authority is the host: refused, not answered directly.
+    // Without `Host`, rmcp takes the target's authority as the host: refused, and the direct
+    // path (which needs `Host`) must not answer it first.
     assert_eq!(raw_status(gw.port, &request(absolute, None)), 403);
     assert_eq!(
         raw_status(gw.port, &request(absolute, Some("evil.example"))),

@@ -294,7 +294,14 @@ fn any_result() -> impl Strategy<Value = serde_json::Value> {
     let is_error = prop_oneof![any::<bool>().prop_map(serde_json::Value::from), any_json()];
     (
         prop::option::of(content),
-        prop::collection::vec((key, any_json()), 0..3),
+        // "complete" now and then: the one `resultType` a tool result may carry.
+        prop::collection::vec(
+            (
+                key,
+                prop_oneof![any_json(), Just(serde_json::json!("complete"))],
+            ),
+            0..3,
+        ),
         prop::option::of(is_error),
     )
         .prop_map(|(content, extra, is_error)| {
@@ -335,6 +342,8 @@ fn the_shortcut_takes_the_usual_answer_and_leaves_the_rest() {
     let (id, result) = plain_answer(usual).unwrap();
     assert_eq!(id, RequestId::Number(3));
     assert_eq!(result.content.len(), 1);
+    let typed = r#"{"jsonrpc":"2.0","id":4,"result":{"content":[],"resultType":"complete"}}"#;
+    assert!(plain_answer(typed).is_some(), "{typed}");
     for left in [
         // Another result shape's key, a result type with `_meta`, no content, an error, a
         // request, another JSON-RPC version.
