@@ -120,11 +120,12 @@ impl Gateway {
         );
         // The completion is recorded without holding the reply for its fsync: only the decision
         // guards forwarding, and a completion lost to a crash shows as a decision without one.
+        // It is unhurried: it rides along with the next decision's commit when one follows soon.
         let completion = record::completed(self, principal, tool, decided_seq, outcome);
         let store = std::sync::Arc::clone(&self.store);
         let tool_name = name.to_owned();
         tokio::spawn(async move {
-            if let Err(e) = store.append(completion).await {
+            if let Err(e) = store.append_unhurried(completion).await {
                 tracing::error!(error = %e, tool = tool_name, "cannot record a completion");
             }
         });

@@ -200,6 +200,12 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an event that changes no state.
     async fn append(&self, event: AuditEvent) -> Result<u64, StoreError>;
 
+    /// Appends an event that no caller waits on before answering (a tool call's
+    /// completion): it may wait a few milliseconds to share the commit, and the fsync,
+    /// of the next write someone does wait on. Returns, like [`Store::append`], once
+    /// the event is durable.
+    async fn append_unhurried(&self, event: AuditEvent) -> Result<u64, StoreError>;
+
     /// Returns once every write this store was handed before the call is durable.
     async fn flush(&self) -> Result<(), StoreError>;
 

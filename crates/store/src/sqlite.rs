@@ -32,8 +32,9 @@ use rusqlite::{Connection, ErrorCode};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 pub use writer::WriteStats;
-use writer::{Finish, Writer};
+use writer::{Finish, Urgency, Writer};
 
 /// The SQLite store. Cheap to clone: clones share the connections.
 #[derive(Clone)]
@@ -61,6 +62,11 @@ impl SqliteStore {
     /// Opens (creating if need be) the store at `path`: the file, its
     /// directory and the schema. Blocks briefly; call it at start-up.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_lingering(path, writer::LINGER)
+    }
+
+    /// [`SqliteStore::open`], with unhurried appends waiting up to `linger` for company.
+    fn open_lingering(path: &Path, linger: Duration) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Io(format!("cannot create `{}`: {e}", dir.display())))?;
@@ -75,7 +81,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Connections {
                 path: path.to_owned(),
-                writer: Writer::start(writer)?,
+                writer: Writer::start(writer, linger)?,
                 reader: Reader::start(reader)?,
                 probe: Mutex::new(probe),
             }),
@@ -99,7 +105,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
     {
-        self.inner.writer.write(f).await
+        self.inner.writer.write(Urgency::Now, f).await
     }
 
     /// Runs `f` on the read connection, on the reader thread.
@@ -305,6 +311,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn append_unhurried(&self, event: AuditEvent) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .write(Urgency::Unhurried, move |tx| {
+                Ok(Finish::Commit(log::append(tx, &event)?))
+            })
+            .await
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         // The writer runs jobs in the order queued: an empty one answers after all before it.
         self.write(|_| Ok(Finish::Commit(()))).await
@@ -503,195 +518,4 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use mandate_audit::EventKind;
-    use mandate_core::Timestamp;
-
-    fn open() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("m.db")).unwrap();
-        (dir, store)
-    }
-
-    fn event() -> AuditEvent {
-        let mut e = AuditEvent::new(
-            EventKind::GatewayStarted,
-            Timestamp::from_millis(1),
-            "n".into(),
-        );
-        e.detail = Some(serde_json::json!({ "padding": "x".repeat(2000) }));
-        e
-    }
-
-    fn pragmas(conn: &Connection) -> Vec<String> {
-        [
-            "journal_mode",
-            "synchronous",
-            "foreign_keys",
-            "busy_timeout",
-        ]
-        .iter()
-        .map(|name| {
-            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
-                r.get::<_, rusqlite::types::Value>(0)
-            })
-            .map(|v| format!("{v:?}"))
-            .unwrap()
-        })
-        .collect()
-    }
-
-    #[tokio::test]
-    async fn connections_are_durable_and_wait_for_each_other() {
-        let (_dir, store) = open();
-        let expected = [
-            r#"Text("wal")"#,
-            "Integer(2)",
-            "Integer(1)",
-            "Integer(5000)",
-        ];
-        let writer = store
-            .write(|conn| Ok(Finish::Commit(pragmas(conn))))
-            .await
-            .unwrap();
-        assert_eq!(
-            writer, expected,
-            "writer: WAL, synchronous=FULL, fks, busy wait"
-        );
-        let reader = store.read(|conn| Ok(pragmas(conn))).await.unwrap();
-        assert_eq!(reader, expected, "reader");
-    }
-
-    #[tokio::test]
-    async fn a_full_disk_is_reported_and_loses_nothing() {
-        let (_dir, store) = open();
-        store.append(event()).await.unwrap();
-        let head = store.audit_head().await.unwrap();
-        store
-            .write(|conn| {
-                let pages: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-                conn.pragma_update(None, "max_page_count", pages)?;
-                Ok(Finish::Commit(()))
-            })
-            .await
-            .unwrap();
-        let mut err = None;
-        for _ in 0..20 {
-            if let Err(e) = store.append(event()).await {
-                err = Some(e);
-                break;
-            }
-        }
-        assert_eq!(err, Some(StoreError::DiskFull));
-        assert_eq!(
-            err.map(|e| e.to_string()).unwrap_or_default(),
-            "the disk holding the store is full: free some space and retry"
-        );
-        let events = store.events(0, 100).await.unwrap();
-        let last = events.last().map(|e| (e.seq, e.hash));
-        assert_eq!(store.audit_head().await.unwrap(), last);
-        assert!(mandate_audit::verify(events, last).is_ok());
-        assert!(last.map(|(s, _)| s) >= head.map(|(s, _)| s));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_writes_share_commits_and_a_refusal_undoes_only_itself() {
-        let (_dir, store) = open();
-        // Many appends at once: each answer is a distinct seq, and the chain is unbroken.
-        let appends: Vec<_> = (0..200)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move { store.append(event()).await.unwrap() })
-            })
-            .collect();
-        let mut seqs = Vec::new();
-        for a in appends {
-            seqs.push(a.await.unwrap());
-        }
-        seqs.sort_unstable();
-        assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
-        // Writes queued while the writer is busy share the next commit.
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let (running, started) = std::sync::mpsc::channel::<()>();
-        let before = store.write_stats();
-        let writer = store.clone();
-        let blocker = tokio::spawn(async move {
-            writer
-                .write(move |_| {
-                    let _ = running.send(());
-                    let _ = hold.recv();
-                    Ok(Finish::Commit(()))
-                })
-                .await
-        });
-        // The writer is inside the blocker's group before anything else is queued.
-        tokio::task::spawn_blocking(move || started.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        let queued: Vec<_> = (0..50)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move { store.append(event()).await.unwrap() })
-            })
-            .collect();
-        // Generous: the 50 tasks only need to reach the queue, which takes microseconds.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        release.send(()).unwrap();
-        blocker.await.unwrap().unwrap();
-        for q in queued {
-            q.await.unwrap();
-        }
-        let after = store.write_stats();
-        assert_eq!(after.writes - before.writes, 51);
-        assert_eq!(
-            after.groups - before.groups,
-            2,
-            "the blocker's group, then one for all 50"
-        );
-        // In one group: a job that rolls back and a job that fails leave nothing; their
-        // neighbours commit.
-        let rolled_back = store.write(|conn| {
-            log::append(conn, &event())?;
-            Ok(Finish::Rollback("undone"))
-        });
-        let failed = store.write(|conn| -> Result<Finish<()>, StoreError> {
-            log::append(conn, &event())?;
-            Err(StoreError::Conflict {
-                what: "test",
-                id: "x".into(),
-            })
-        });
-        let kept = store.append(event());
-        let (rolled_back, failed, kept) = tokio::join!(rolled_back, failed, kept);
-        assert_eq!(rolled_back.unwrap(), "undone");
-        assert!(matches!(failed, Err(StoreError::Conflict { .. })));
-        assert_eq!(kept.unwrap(), 251);
-        let events = store.events(0, 1000).await.unwrap();
-        assert_eq!(events.len(), 251);
-        let head = store.audit_head().await.unwrap();
-        assert_eq!(mandate_audit::verify(events, head).unwrap().events, 251);
-    }
-
-    #[test]
-    fn busy_and_io_failures_map_to_their_own_errors() {
-        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
-        assert_eq!(
-            StoreError::from(failure(rusqlite::ffi::SQLITE_BUSY)),
-            StoreError::Busy
-        );
-        assert_eq!(
-            StoreError::from(failure(rusqlite::ffi::SQLITE_FULL)),
-            StoreError::DiskFull
-        );
-        assert!(matches!(
-            StoreError::from(failure(rusqlite::ffi::SQLITE_IOERR)),
-            StoreError::Io(_)
-        ));
-        assert!(matches!(
-            StoreError::from(failure(rusqlite::ffi::SQLITE_CORRUPT)),
-            StoreError::Corrupt(_)
-        ));
-    }
-}
+mod tests;

@@ -443,6 +443,32 @@ async fn events_page_in_order(store: &dyn Store) {
     );
 }
 
+/// Unhurried appends (completions) and urgent ones, sent together, chain in the order
+/// they were sent, and each answers only once durable: the whole log verifies.
+async fn unhurried_and_urgent_appends_chain_in_order(store: &dyn Store) {
+    let mut sent = Vec::new();
+    for i in 0..6u64 {
+        let mut e = event(EventKind::RequestRejected);
+        e.result_size = Some(i);
+        let seq = if i % 2 == 0 {
+            store.append_unhurried(e).await.unwrap()
+        } else {
+            store.append(e).await.unwrap()
+        };
+        sent.push(seq);
+    }
+    assert_eq!(sent, [1, 2, 3, 4, 5, 6]);
+    let sizes: Vec<_> = store
+        .events(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap().result_size)
+        .collect();
+    assert_eq!(sizes, (0..6).map(Some).collect::<Vec<_>>());
+    assert_eq!(verify_store(store).await.unwrap().events, 6);
+}
+
 /// Runs each named contract function on a fresh store built by `$open`.
 async fn checkpoints_are_kept_once_per_size_in_order(store: &dyn Store) {
     store
@@ -712,6 +738,7 @@ mod sqlite {
         revoked_or_missing_mandates_are_refused,
         concurrent_spends_never_exceed_the_budget,
         events_page_in_order,
+        unhurried_and_urgent_appends_chain_in_order,
         checkpoints_are_kept_once_per_size_in_order,
         liveness_epoch_moves_when_a_mandate_dies,
         tool_pins_hold_changes_until_accepted,

@@ -7,16 +7,37 @@
 //! returned, so a reply of success always means "on disk". A disk or I/O failure
 //! in one job aborts the whole group, because SQLite may already have rolled the
 //! transaction back underneath it.
+//!
+//! An *unhurried* job (one nobody waits on before answering a caller, such as a tool
+//! call's completion) does not start a commit by itself: it lingers, for at most
+//! [`LINGER`], to ride along with the next urgent job's commit and fsync.
 
 use crate::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// The most jobs one commit covers: bounds the time the write lock is held.
 const MAX_GROUP: usize = 512;
+
+/// How long a group of unhurried jobs waits for an urgent one to share its fsync.
+/// A few calls' round trips: at one call in flight, the next call's decision arrives
+/// well within it, so each call costs one fsync instead of two (one for its decision,
+/// one for its completion), and the decision no longer waits behind the completion's
+/// sync. An agent that pauses longer gets its completions committed alone, as before.
+pub(crate) const LINGER: Duration = Duration::from_millis(2);
+
+/// Whether a write's caller waits for its commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Urgency {
+    /// Someone is waiting: commit as soon as the writer is free.
+    Now,
+    /// Nobody answers a request on it: may wait up to [`LINGER`] for company.
+    Unhurried,
+}
 
 /// What a job decided about its own changes.
 #[derive(Debug)]
@@ -30,8 +51,14 @@ pub(crate) enum Finish<T> {
 /// Handle to the writer thread; clones share it. The thread stops when the last handle is dropped.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    queue: mpsc::Sender<Box<dyn Job>>,
+    queue: mpsc::Sender<Queued>,
     stats: Arc<Counters>,
+}
+
+/// A job in the queue, with whether its caller is waiting.
+struct Queued {
+    job: Box<dyn Job>,
+    urgency: Urgency,
 }
 
 /// How the writer has grouped the writes so far.
@@ -50,14 +77,14 @@ struct Counters {
 }
 
 impl Writer {
-    /// Starts the writer thread owning `conn`.
-    pub(crate) fn start(conn: Connection) -> Result<Writer, StoreError> {
-        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+    /// Starts the writer thread owning `conn`; unhurried jobs wait up to `linger`.
+    pub(crate) fn start(conn: Connection, linger: Duration) -> Result<Writer, StoreError> {
+        let (queue, jobs) = mpsc::channel::<Queued>();
         let stats = Arc::new(Counters::default());
         let counters = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("mandate-store-writer".to_owned())
-            .spawn(move || run(conn, jobs, &counters))
+            .spawn(move || run(conn, &jobs, &counters, linger))
             .map_err(|e| StoreError::Io(format!("cannot start the store's writer thread: {e}")))?;
         Ok(Writer { queue, stats })
     }
@@ -71,14 +98,16 @@ impl Writer {
     }
 
     /// Runs `f` in the next group and answers once that group is durable (or failed).
-    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// An [`Urgency::Unhurried`] write may wait up to the linger for its group.
+    pub(crate) async fn write<T, F>(&self, urgency: Urgency, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending { f, reply });
         self.queue
-            .send(Box::new(Pending { f, reply }))
+            .send(Queued { job, urgency })
             .map_err(|_| StoreError::Task("the store's writer thread has stopped".to_owned()))?;
         answer
             .await
@@ -148,15 +177,15 @@ where
     }
 }
 
-fn run(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, counters: &Counters) {
+fn run(mut conn: Connection, jobs: &mpsc::Receiver<Queued>, counters: &Counters, linger: Duration) {
     while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
+        let mut group = Group::default();
+        group.push(first);
+        group.take_queued(jobs);
+        if !group.urgent {
+            group.linger(jobs, linger);
         }
+        let group = group.jobs;
         counters.groups.fetch_add(1, Ordering::Relaxed);
         counters
             .writes
@@ -164,6 +193,51 @@ fn run(mut conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, counters: &Coun
         commit_group(&mut conn, group);
     }
     tracing::debug!("store writer stopped");
+}
+
+/// The jobs of the next commit.
+#[derive(Default)]
+struct Group {
+    jobs: Vec<Box<dyn Job>>,
+    /// Whether any caller waits on this group.
+    urgent: bool,
+}
+
+impl Group {
+    fn push(&mut self, queued: Queued) {
+        self.urgent |= queued.urgency == Urgency::Now;
+        self.jobs.push(queued.job);
+    }
+
+    fn full(&self) -> bool {
+        self.jobs.len() >= MAX_GROUP
+    }
+
+    /// Adds what is queued already, without waiting.
+    fn take_queued(&mut self, jobs: &mpsc::Receiver<Queued>) {
+        while !self.full() {
+            match jobs.try_recv() {
+                Ok(job) => self.push(job),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Waits, up to `linger`, for an urgent job to join; the group commits as soon as one
+    /// does, when it is full, or when the queue closes (the store is shutting down).
+    fn linger(&mut self, jobs: &mpsc::Receiver<Queued>, linger: Duration) {
+        let deadline = Instant::now() + linger;
+        while !self.urgent && !self.full() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match jobs.recv_timeout(left) {
+                Ok(job) => {
+                    self.push(job);
+                    self.take_queued(jobs);
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
 }
 
 /// One transaction for the whole group, one savepoint per job, one commit.
