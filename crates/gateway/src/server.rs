@@ -29,11 +29,11 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
     config.allowed_hosts = allowed_hosts(&gw);
     let direct = Arc::new(DirectCalls::new(Arc::clone(&gw), &config.allowed_hosts));
     let front_gw = Arc::clone(&gw);
-    let mcp = StreamableHttpService::new(
+    let mcp = SharedRmcp(Arc::new(StreamableHttpService::new(
         move || Ok(Front::new(Arc::clone(&front_gw))),
         Arc::new(LocalSessionManager::default()),
         config,
-    );
+    )));
     Router::new()
         .nest_service("/mcp", mcp)
         // A plain stateless `tools/call` is answered here; everything else goes to rmcp.
@@ -50,6 +50,35 @@ pub fn router(gw: Arc<Gateway>, shutdown: CancellationToken) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         // The OAuth authorization server and its metadata: outside the bearer layer.
         .merge(oauth::router(Arc::clone(&gw)))
+}
+
+/// rmcp's MCP service, as mounted on `/mcp`.
+type Rmcp = StreamableHttpService<Front, LocalSessionManager>;
+
+/// rmcp's service behind an `Arc`. Each middleware layer on `/mcp` clones the service
+/// inside it for every request, and rmcp's clone copies its configuration (the allowed
+/// hosts, a cancellation token whose count sits behind a mutex): a cost even the calls
+/// the direct path answers without rmcp used to pay, three times each. This clones in one
+/// reference count, and clones rmcp itself only for a request that reaches it.
+#[derive(Clone)]
+struct SharedRmcp(Arc<Rmcp>);
+
+impl tower::Service<axum::extract::Request> for SharedRmcp {
+    type Response = <Rmcp as tower::Service<axum::extract::Request>>::Response;
+    type Error = <Rmcp as tower::Service<axum::extract::Request>>::Error;
+    type Future = <Rmcp as tower::Service<axum::extract::Request>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // rmcp's service is always ready; the clone `call` makes is polled by nobody else.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        tower::Service::call(&mut Rmcp::clone(&self.0), request)
+    }
 }
 
 /// Hosts the MCP endpoint answers to: loopback plus the public URL's host

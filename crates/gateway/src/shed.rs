@@ -10,10 +10,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt as _;
 use http::{HeaderValue, StatusCode, header};
+use http_body::{Frame, SizeHint};
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::task::{Context, Poll};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The places for requests in flight.
 #[derive(Debug, Clone)]
@@ -51,9 +53,75 @@ pub async fn shed(State(in_flight): State<InFlight>, request: Request, next: Nex
     };
     let (parts, body) = next.run(request).await.into_parts();
     // The place is given back when the answer's stream ends (or is dropped).
-    let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
-        let _held = &place;
-        chunk
-    }));
+    let body = Body::new(Holding {
+        body,
+        _place: place,
+    });
     Response::from_parts(parts, body)
+}
+
+/// An answer's body holding its request's place until it is dropped. It passes on the
+/// body's size, so an answer of known length keeps its `Content-Length`: a stream
+/// adapter would lose it and turn every answer into chunked encoding.
+struct Holding {
+    body: Body,
+    _place: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Holding {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use http_body::Body as _;
+    use tower::ServiceExt as _;
+
+    fn app(in_flight: InFlight) -> Router {
+        Router::new()
+            .route("/mcp", axum::routing::post(|| async { "{\"answer\":42}" }))
+            .layer(axum::middleware::from_fn_with_state(in_flight, shed))
+    }
+
+    fn post() -> Request {
+        Request::post("/mcp").body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_answer_keeps_its_length_and_holds_its_place_until_dropped() {
+        let in_flight = InFlight::new(1);
+        let answer = app(in_flight.clone()).oneshot(post()).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        // Known length: hyper sends `Content-Length`, not chunked encoding.
+        assert_eq!(answer.body().size_hint().exact(), Some(13));
+        assert_eq!(in_flight.places.available_permits(), 0, "held by the body");
+        let refused = app(in_flight.clone()).oneshot(post()).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        let bytes = axum::body::to_bytes(answer.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], b"{\"answer\":42}");
+        assert_eq!(in_flight.places.available_permits(), 1, "given back");
+        let again = app(in_flight).oneshot(post()).await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+    }
 }
