@@ -122,13 +122,8 @@ impl Gateway {
         // guards forwarding, and a completion lost to a crash shows as a decision without one.
         // It is unhurried: it rides along with the next decision's commit when one follows soon.
         let completion = record::completed(self, principal, tool, decided_seq, outcome);
-        let store = std::sync::Arc::clone(&self.store);
-        let tool_name = name.to_owned();
-        tokio::spawn(async move {
-            if let Err(e) = store.append_unhurried(completion).await {
-                tracing::error!(error = %e, tool = tool_name, "cannot record a completion");
-            }
-        });
+        // Queued now and not awaited: no task to spawn and wake. A failure is the store's to log.
+        drop(self.store.append_unhurried(completion));
         // 6. Reply to the agent.
         reply
     }

@@ -103,6 +103,9 @@ pub struct RevokeOutcome {
     pub descendants: Vec<MandateId>,
 }
 
+/// A write already queued: it answers once durable (or failed), whether awaited or not.
+pub type Queued<T> = std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
 /// Where agents, mandates and the audit log live.
 ///
 /// Every mutation appends its `event` in the same transaction as the change,
@@ -200,11 +203,12 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an event that changes no state.
     async fn append(&self, event: AuditEvent) -> Result<u64, StoreError>;
 
-    /// Appends an event that no caller waits on before answering (a tool call's
-    /// completion): it may wait a few milliseconds to share the commit, and the fsync,
-    /// of the next write someone does wait on. Returns, like [`Store::append`], once
-    /// the event is durable.
-    async fn append_unhurried(&self, event: AuditEvent) -> Result<u64, StoreError>;
+    /// Queues an event that no caller waits on before answering (a tool call's
+    /// completion), at once, before anything is awaited. It may wait a few milliseconds to
+    /// share the commit, and the fsync, of the next write someone does wait on. The future
+    /// answers, like [`Store::append`], once the event is durable; dropping it does not
+    /// cancel the write, and the store logs a failure nobody heard.
+    fn append_unhurried(&self, event: AuditEvent) -> Queued<u64>;
 
     /// Returns once every write this store was handed before the call is durable.
     async fn flush(&self) -> Result<(), StoreError>;

@@ -18,8 +18,8 @@ mod writer;
 
 use crate::oauth::{ClientRecord, RefreshGrant, Rotation, UserRecord};
 use crate::{
-    ApprovalRefusal, ApprovalVerdict, PinnedDefinition, RevokeOutcome, Spend, Store, StoreError,
-    ToolPin,
+    ApprovalRefusal, ApprovalVerdict, PinnedDefinition, Queued, RevokeOutcome, Spend, Store,
+    StoreError, ToolPin,
 };
 use async_trait::async_trait;
 use mandate_audit::{AuditEvent, EventHash, StoredEvent};
@@ -311,13 +311,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn append_unhurried(&self, event: AuditEvent) -> Result<u64, StoreError> {
-        self.inner
-            .writer
-            .write(Urgency::Unhurried, move |tx| {
-                Ok(Finish::Commit(log::append(tx, &event)?))
-            })
-            .await
+    fn append_unhurried(&self, event: AuditEvent) -> Queued<u64> {
+        let queued = self.inner.writer.queue(Urgency::Unhurried, move |tx| {
+            Ok(Finish::Commit(log::append(tx, &event)?))
+        });
+        Box::pin(async move { writer::answer(queued?).await })
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

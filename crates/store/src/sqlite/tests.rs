@@ -260,3 +260,14 @@ async fn a_flush_takes_lingering_appends_with_it() {
         "the flush's group carried them"
     );
 }
+
+#[tokio::test]
+async fn an_unhurried_append_is_queued_at_once_and_kept_when_nobody_awaits_it() {
+    let (_dir, store) = open_lingering(std::time::Duration::from_secs(3600));
+    // Never polled: queued by the call itself.
+    drop(store.append_unhurried(event()));
+    soon("the flush", store.flush()).await.unwrap();
+    let events = store.events(0, 10).await.unwrap();
+    assert_eq!(events.len(), 1, "written though nobody waited");
+    assert_eq!(store.write_stats().groups, 1, "in the flush's group");
+}

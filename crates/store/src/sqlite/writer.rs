@@ -51,12 +51,12 @@ pub(crate) enum Finish<T> {
 /// Handle to the writer thread; clones share it. The thread stops when the last handle is dropped.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    queue: mpsc::Sender<Queued>,
+    queue: mpsc::Sender<Entry>,
     stats: Arc<Counters>,
 }
 
 /// A job in the queue, with whether its caller is waiting.
-struct Queued {
+struct Entry {
     job: Box<dyn Job>,
     urgency: Urgency,
 }
@@ -79,7 +79,7 @@ struct Counters {
 impl Writer {
     /// Starts the writer thread owning `conn`; unhurried jobs wait up to `linger`.
     pub(crate) fn start(conn: Connection, linger: Duration) -> Result<Writer, StoreError> {
-        let (queue, jobs) = mpsc::channel::<Queued>();
+        let (queue, jobs) = mpsc::channel::<Entry>();
         let stats = Arc::new(Counters::default());
         let counters = Arc::clone(&stats);
         std::thread::Builder::new()
@@ -104,15 +104,33 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
     {
+        answer(self.queue(urgency, f)?).await
+    }
+
+    /// Queues `f` now, before anything is awaited; the receiver hears how it went. Dropping
+    /// the receiver does not cancel the write.
+    pub(crate) fn queue<T, F>(&self, urgency: Urgency, f: F) -> Result<Reply<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<Finish<T>, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Pending { f, reply });
         self.queue
-            .send(Queued { job, urgency })
+            .send(Entry { job, urgency })
             .map_err(|_| StoreError::Task("the store's writer thread has stopped".to_owned()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Task("the store's writer thread dropped a write".to_owned()))?
+        Ok(answer)
     }
+}
+
+/// How a queued write went, once its group has committed (or failed).
+pub(crate) type Reply<T> = oneshot::Receiver<Result<T, StoreError>>;
+
+/// Waits for a queued write's answer.
+pub(crate) async fn answer<T>(reply: Reply<T>) -> Result<T, StoreError> {
+    reply
+        .await
+        .map_err(|_| StoreError::Task("the store's writer thread dropped a write".to_owned()))?
 }
 
 /// A queued write, with its types erased so that one queue carries them all.
@@ -166,18 +184,24 @@ where
                     Some(error) if keep => Err(error),
                     _ => result,
                 };
-                // The caller may have gone away (its request was cancelled); the write stands.
-                let _ = reply.send(answer);
+                // The caller may have gone away (its request was cancelled, or it never
+                // waited: an unhurried write); the write stands, and a failure nobody
+                // hears is logged here.
+                if let Err(Err(error)) = reply.send(answer) {
+                    tracing::error!(%error, "a write nobody waited for failed");
+                }
             }),
         }
     }
 
     fn fail(self: Box<Self>, error: StoreError) {
-        let _ = self.reply.send(Err(error));
+        if let Err(Err(error)) = self.reply.send(Err(error)) {
+            tracing::error!(%error, "a write nobody waited for failed");
+        }
     }
 }
 
-fn run(mut conn: Connection, jobs: &mpsc::Receiver<Queued>, counters: &Counters, linger: Duration) {
+fn run(mut conn: Connection, jobs: &mpsc::Receiver<Entry>, counters: &Counters, linger: Duration) {
     while let Ok(first) = jobs.recv() {
         let mut group = Group::default();
         group.push(first);
@@ -204,7 +228,7 @@ struct Group {
 }
 
 impl Group {
-    fn push(&mut self, queued: Queued) {
+    fn push(&mut self, queued: Entry) {
         self.urgent |= queued.urgency == Urgency::Now;
         self.jobs.push(queued.job);
     }
@@ -214,7 +238,7 @@ impl Group {
     }
 
     /// Adds what is queued already, without waiting.
-    fn take_queued(&mut self, jobs: &mpsc::Receiver<Queued>) {
+    fn take_queued(&mut self, jobs: &mpsc::Receiver<Entry>) {
         while !self.full() {
             match jobs.try_recv() {
                 Ok(job) => self.push(job),
@@ -225,7 +249,7 @@ impl Group {
 
     /// Waits, up to `linger`, for an urgent job to join; the group commits as soon as one
     /// does, when it is full, or when the queue closes (the store is shutting down).
-    fn linger(&mut self, jobs: &mpsc::Receiver<Queued>, linger: Duration) {
+    fn linger(&mut self, jobs: &mpsc::Receiver<Entry>, linger: Duration) {
         let deadline = Instant::now() + linger;
         while !self.urgent && !self.full() {
             let left = deadline.saturating_duration_since(Instant::now());
