@@ -118,11 +118,10 @@ impl Gateway {
             forwarded,
             latency_us,
         );
-        // The completion is recorded without holding the reply for its fsync: only the decision
-        // guards forwarding, and a completion lost to a crash shows as a decision without one.
-        // It is unhurried: it rides along with the next decision's commit when one follows soon.
+        // The completion is queued, not awaited: only the decision guards forwarding, and a
+        // completion lost to a crash shows as a decision without one. It rides along with the
+        // next decision's commit when one follows soon; a failure is the store's to log.
         let completion = record::completed(self, principal, tool, decided_seq, outcome);
-        // Queued now and not awaited: no task to spawn and wake. A failure is the store's to log.
         drop(self.store.append_unhurried(completion));
         // 6. Reply to the agent.
         reply

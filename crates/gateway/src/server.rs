@@ -165,8 +165,7 @@ pub async fn serve(
             addr: gw.config.listen.to_string(),
             source,
         });
-    // Completions are recorded without holding replies: let the last ones reach the disk.
-    tokio::task::yield_now().await;
+    // Completions are queued without holding replies: let the last ones reach the disk.
     if let Err(e) = gw.store.flush().await {
         tracing::error!(error = %e, "cannot flush the last audit events");
     }
