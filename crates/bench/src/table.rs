@@ -42,10 +42,16 @@ impl Report {
         if let Some(floor) = &self.durability_floor {
             let _ = writeln!(
                 out,
-                "durability floor: a {} B append + fdatasync in the gateway's data dir takes \
-                 p50 {} µs, p99 {} µs, max {} µs ({} samples); every decision waits for one \
-                 (shared by its commit group)",
-                floor.bytes, floor.p50_us, floor.p99_us, floor.max_us, floor.samples
+                "durability floor: rewriting {} B in place + fdatasync in the gateway's data \
+                 dir takes p50 {} µs, p99 {} µs, max {} µs (appending: p50 {} µs, p99 {} µs; \
+                 {} samples each); every decision waits for one (shared by its commit group)",
+                floor.bytes,
+                floor.p50_us,
+                floor.p99_us,
+                floor.max_us,
+                floor.append_p50_us,
+                floor.append_p99_us,
+                floor.samples
             );
         }
         for skipped in &self.skipped {
