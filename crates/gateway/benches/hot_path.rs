@@ -20,7 +20,7 @@ use mandate_gateway::governance::GrantRequest;
 use mandate_gateway::principal::resolve;
 use mandate_policy::{Verdict, decide_call};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// 97 operator policies shaped like real ones; none fires for the benchmarked call.
 fn policies(dir: &std::path::Path) {
@@ -166,8 +166,33 @@ fn hot_path(c: &mut Criterion) {
             &(),
             |b, ()| b.iter(|| runtime.block_on(decide())),
         );
+        let mut nanos: Vec<u64> = (0..PERCENTILE_SAMPLES)
+            .map(|_| {
+                let started = Instant::now();
+                let verdict = black_box(runtime.block_on(decide()));
+                drop(verdict);
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+            })
+            .collect();
+        nanos.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((nanos.len() as f64 * q).ceil() as usize).saturating_sub(1);
+            nanos[rank] as f64 / 1000.0
+        };
+        println!(
+            "depth {depth}, 100 policies, {PERCENTILE_SAMPLES} warm decisions one by one: \
+             p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(0.999),
+            at(1.0)
+        );
     }
 }
+
+/// Decisions timed one by one for the percentiles.
+const PERCENTILE_SAMPLES: usize = 100_000;
 
 criterion_group!(benches, hot_path);
 criterion_main!(benches);
