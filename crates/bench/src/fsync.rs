@@ -111,8 +111,23 @@ mod tests {
         assert_eq!(floor.samples, 20);
         assert_eq!(floor.bytes, 4096);
         assert!(floor.p50_us <= floor.p99_us && floor.p99_us <= floor.max_us);
-        assert!(floor.append_p50_us > 0 && floor.append_p50_us <= floor.append_p99_us);
+        assert!(floor.append_p50_us <= floor.append_p99_us);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_over_sorted_timings() {
+        let timings = Percentiles::of(vec![50, 10, 40, 20, 30]);
+        assert_eq!(
+            [
+                timings.at(0.2),
+                timings.at(0.5),
+                timings.at(0.99),
+                timings.at(1.0)
+            ],
+            [10, 30, 50, 50]
+        );
+        assert_eq!(Percentiles::of(Vec::new()).at(0.5), 0);
     }
 
     #[test]
