@@ -315,7 +315,15 @@ impl Store for SqliteStore {
         let queued = self.inner.writer.queue(Urgency::Unhurried, move |tx| {
             Ok(Finish::Commit(log::append(tx, &event)?))
         });
-        Box::pin(async move { writer::answer(queued?).await })
+        match queued {
+            Ok(reply) => Box::pin(writer::answer(reply)),
+            Err(error) => {
+                // Logged here, as the writer logs the failures of queued writes: the caller
+                // may drop this future unpolled.
+                tracing::error!(%error, "cannot queue a write nobody may wait for");
+                Box::pin(std::future::ready(Err(error)))
+            }
+        }
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -116,36 +116,29 @@ impl Rules {
         let bytes = text.as_bytes();
         // Keywords are lowercase; searching a lowercase copy keeps SIMD prefilters on.
         let lower = bytes.to_ascii_lowercase();
-        let runs = self.which_run(&lower);
+        let first = self.first_keyword(&lower);
         for (rank, rule) in self.rules.iter().enumerate() {
-            if runs.get(rank) == Some(&true) {
+            if rule.runs(&lower, first) {
                 rule.scan(bytes, rank, out);
             }
         }
     }
 
-    /// By rank, whether a rule runs on the lowercased text `lower`: when it has no keyword,
-    /// or `lower` holds one of them.
-    fn which_run(&self, lower: &[u8]) -> Vec<bool> {
-        // No rule's keyword starts before the first of all rules' keywords.
-        let first = match &self.any_keyword {
+    /// Where the first keyword of any rule starts in the lowercased text `lower`: no rule's
+    /// keyword starts before it. `Some(0)` when no rule has keywords.
+    fn first_keyword(&self, lower: &[u8]) -> Option<usize> {
+        match &self.any_keyword {
             Some(any) => any.find(lower).map(|m| m.start()),
             None => Some(0),
-        };
-        self.rules
-            .iter()
-            .map(|rule| match (&rule.keyword_search, first) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                // The search per rule stops at its first hit: cheap beside the regex.
-                (Some(search), Some(from)) => search.is_match(Input::new(lower).range(from..)),
-            })
-            .collect()
+        }
     }
 }
 
 /// One automaton finding any of `keywords` (lowercase); `None` when there are none.
-fn keyword_search(rule: &str, keywords: &[&String]) -> Result<Option<AhoCorasick>, DetectError> {
+fn keyword_search<K: AsRef<[u8]>>(
+    rule: &str,
+    keywords: &[K],
+) -> Result<Option<AhoCorasick>, DetectError> {
     if keywords.is_empty() {
         return Ok(None);
     }
@@ -160,6 +153,17 @@ fn keyword_search(rule: &str, keywords: &[&String]) -> Result<Option<AhoCorasick
 }
 
 impl Rule {
+    /// Whether the rule runs on the lowercased text `lower`, whose first keyword of any
+    /// rule starts at `first`: when it has no keyword, or `lower` holds one of them.
+    fn runs(&self, lower: &[u8], first: Option<usize>) -> bool {
+        match (&self.keyword_search, first) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            // The search stops at its first hit: cheap beside the regex.
+            (Some(search), Some(from)) => search.is_match(Input::new(lower).range(from..)),
+        }
+    }
+
     fn scan(&self, bytes: &[u8], rank: usize, out: &mut Vec<Candidate>) {
         let mut at = 0;
         while let Some(caps) = self.regex.captures_at(bytes, at) {
@@ -255,7 +259,7 @@ fn compile_rule(raw: RawRule) -> Result<Rule, DetectError> {
         .iter()
         .map(|k| k.to_ascii_lowercase())
         .collect();
-    let keyword_search = keyword_search(&raw.id, &keywords.iter().collect::<Vec<_>>())?;
+    let keyword_search = keyword_search(&raw.id, &keywords)?;
     let mut allow_regexes = Vec::new();
     let mut stopwords = Vec::new();
     for allowlist in raw.allowlists {
@@ -393,10 +397,10 @@ mod tests {
         ) {
             let rules = Rules::builtin().unwrap();
             let lower = text.to_ascii_lowercase();
-            let runs = rules.which_run(lower.as_bytes());
-            for (rank, rule) in rules.rules.iter().enumerate() {
+            let first = rules.first_keyword(lower.as_bytes());
+            for rule in &rules.rules {
                 let own = rule.keywords.iter().any(|k| lower.contains(k.as_str()));
-                proptest::prop_assert_eq!(runs[rank], own, "rule {}", rule.label);
+                proptest::prop_assert_eq!(rule.runs(lower.as_bytes(), first), own, "rule {}", rule.label);
             }
         }
     }
